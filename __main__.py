@@ -1,0 +1,33 @@
+"""The stack: one Lightsail container service with pull access to private ECR repositories.
+
+Everything comes from stack configuration (see Pulumi.yaml for every key, and
+Pulumi.example.yaml for a filled-in stack); the Region is the provider's `aws:region`.
+"""
+
+import pulumi
+
+from components import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
+
+config = pulumi.Config()
+args: PrivateEcrContainerServiceArgs = {
+    "service_name": config.require("serviceName"),
+    "region": pulumi.Config("aws").require("region"),
+    "power": config.get("power", "nano"),
+    "scale": config.get_int("scale", 1),
+    "repositories": config.get_object("repositories") or [],
+    "private_registry_access": config.get_bool("privateRegistryAccess", True),
+    "tags": config.get_object("tags") or {},
+    "containers": config.get_object("containers") or [],
+}
+endpoint = config.get_object("publicEndpoint")
+if endpoint:
+    args["public_endpoint"] = endpoint  # type: ignore[typeddict-item]
+
+service = PrivateEcrContainerService(args["service_name"], args)
+
+pulumi.export("serviceName", service.service_name)
+pulumi.export("serviceArn", service.service_arn)
+pulumi.export("url", service.url)
+pulumi.export("pullerRolePrincipalArn", service.principal_arn)
+pulumi.export("imageUriPrefixes", service.image_uri_prefixes)
+pulumi.export("operatorPolicy", service.operator_policy)

@@ -1,0 +1,162 @@
+"""Every AWS SDK call the project makes, and the sentences its failures turn into.
+
+Clients are built for an explicit Region (the stack's ``aws:region``), never from
+whatever the environment's default happens to be. Tests point a client elsewhere with
+botocore's own per-service endpoint variables (``AWS_ENDPOINT_URL_ECR`` and so on) or
+with an emulation installed at the botocore level, so no code here knows about tests.
+
+Errors come back as AwsCallError, whose message names what was being done to what and,
+for an access problem, the IAM action that is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+# Standard retry mode backs off on throttling and transient faults by itself; a few
+# more attempts than the default ride out a busy account during a large `up`.
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+
+_ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+OPERATOR_POLICY_HINT = (
+    "the stack output `operatorPolicy` is the least-privilege IAM policy to attach to "
+    "the identity that runs pulumi"
+)
+
+
+class AwsCallError(RuntimeError):
+    """An AWS call failed; the message says what was being done, to what, and why."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def client(service: str, region: str) -> Any:
+    """A boto3 client for ``service`` in ``region``, with standard retries."""
+    return boto3.session.Session().client(service, region_name=region, config=_RETRIES)
+
+
+def error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) or None
+    return None
+
+
+@contextmanager
+def aws_call(action: str, resource: str) -> Iterator[None]:
+    """Turn a failure of ``action`` (an IAM action name) on ``resource`` into a sentence."""
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        detail = exc.response.get("Error", {}).get("Message", "")
+        if code in _ACCESS_DENIED:
+            raise AwsCallError(
+                f"AWS denied {action} on {resource}: the credentials running pulumi need "
+                f"the IAM permission {action} on that resource; {OPERATOR_POLICY_HINT}",
+                code,
+            ) from None
+        raise AwsCallError(f"{action} on {resource} failed: {code}: {detail}", code) from None
+    except NoCredentialsError:
+        raise AwsCallError(
+            f"{action} on {resource} needs AWS credentials and none were found: configure "
+            "them as for the AWS CLI (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "or an instance or CI role)"
+        ) from None
+    except BotoCoreError as exc:
+        raise AwsCallError(f"{action} on {resource} failed: {exc}") from None
+
+
+# --- ECR ---------------------------------------------------------------------------
+
+
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def repository_arn(region: str, account: str, name: str) -> str:
+    return f"arn:{partition(region)}:ecr:{region}:{account}:repository/{name}"
+
+
+def describe_repository(ecr: Any, name: str, region: str) -> dict[str, Any]:
+    """The repository's description; a missing repository is a clear error."""
+    try:
+        with aws_call("ecr:DescribeRepositories", f"repository {name} in {region}"):
+            response = ecr.describe_repositories(repositoryNames=[name])
+    except AwsCallError as exc:
+        if exc.code == "RepositoryNotFoundException":
+            raise AwsCallError(
+                f"ECR repository {name!r} does not exist in Region {region}: create it "
+                "(or push an image to it) first, or correct the name in `repositories`",
+                exc.code,
+            ) from None
+        raise
+    return dict(response["repositories"][0])
+
+
+def get_policy_text(ecr: Any, name: str, arn: str) -> str | None:
+    """The repository's policy text, or None when it has no policy."""
+    try:
+        with aws_call("ecr:GetRepositoryPolicy", arn):
+            return str(ecr.get_repository_policy(repositoryName=name)["policyText"])
+    except AwsCallError as exc:
+        if exc.code == "RepositoryPolicyNotFoundException":
+            return None
+        raise
+
+
+def set_policy_text(ecr: Any, name: str, arn: str, text: str) -> None:
+    with aws_call("ecr:SetRepositoryPolicy", arn):
+        ecr.set_repository_policy(repositoryName=name, policyText=text)
+
+
+def delete_policy(ecr: Any, name: str, arn: str) -> None:
+    """Delete the policy; one that is already gone is not an error."""
+    try:
+        with aws_call("ecr:DeleteRepositoryPolicy", arn):
+            ecr.delete_repository_policy(repositoryName=name)
+    except AwsCallError as exc:
+        if exc.code != "RepositoryPolicyNotFoundException":
+            raise
+
+
+# --- STS ---------------------------------------------------------------------------
+
+
+def caller_account(sts: Any) -> str:
+    with aws_call("sts:GetCallerIdentity", "the credentials running pulumi"):
+        return str(sts.get_caller_identity()["Account"])
+
+
+# --- Lightsail ---------------------------------------------------------------------
+
+
+def get_container_service(lightsail: Any, name: str) -> dict[str, Any] | None:
+    """The container service as GetContainerServices describes it, or None if absent."""
+    try:
+        with aws_call("lightsail:GetContainerServices", f"container service {name}"):
+            services = lightsail.get_container_services(serviceName=name)["containerServices"]
+    except AwsCallError as exc:
+        if exc.code in ("NotFoundException", "DoesNotExist"):
+            return None
+        raise
+    return dict(services[0]) if services else None
+
+
+def set_puller_role(lightsail: Any, name: str, active: bool) -> None:
+    with aws_call("lightsail:UpdateContainerService", f"container service {name}"):
+        lightsail.update_container_service(
+            serviceName=name,
+            privateRegistryAccess={"ecrImagePullerRole": {"isActive": active}},
+        )

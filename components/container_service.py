@@ -1,0 +1,175 @@
+"""The component: a Lightsail container service that may pull from private ECR repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from components import deployment, validation
+from components.aws_api import repository_arn
+from components.dynamic_providers import PullerRole
+from components.operator_policy import operator_policy
+from components.puller_role import DEFAULT_TIMEOUT_SECONDS
+from components.repository import image_uri_prefix, parse_repositories
+from components.repository_policies import RepositoryPolicyBook
+
+TYPE_TOKEN = "lightsail-ecr:index:PrivateEcrContainerService"
+
+
+class PrivateEcrContainerServiceArgs(TypedDict):
+    """Inputs of PrivateEcrContainerService.
+
+    These are plain values, not Outputs: they decide which resources exist, and the
+    component checks them (and reads the repositories) before it creates anything, so
+    that `pulumi preview` shows exactly what `pulumi up` will do.
+    """
+
+    service_name: str
+    """Lightsail container service name (1-63 lowercase letters, digits, hyphens)."""
+    region: str
+    """AWS Region of the service; every repository must be in it too."""
+    repositories: NotRequired[Sequence[str]]
+    """Private ECR repositories the service may pull from: names, ARNs or URIs."""
+    power: NotRequired[str]
+    """nano, micro, small, medium, large or xlarge (default nano)."""
+    scale: NotRequired[int]
+    """Number of nodes, 1 to 20 (default 1)."""
+    private_registry_access: NotRequired[bool]
+    """Turn the ECR image puller role on (default) or off; off revokes every grant."""
+    tags: NotRequired[pulumi.Input[Mapping[str, pulumi.Input[str]]]]
+    """Tags of the container service."""
+    containers: NotRequired[Sequence[deployment.ContainerSpec]]
+    """Containers to deploy once every grant is in place (none: no deployment)."""
+    public_endpoint: NotRequired[deployment.PublicEndpointSpec]
+    """Container and port behind the service's public URL."""
+    puller_role_timeout_seconds: NotRequired[float]
+    """How long to wait for the puller role's principal ARN (default 300)."""
+
+
+class PrivateEcrContainerService(pulumi.ComponentResource):
+    """A Lightsail container service granted pull access to private ECR repositories.
+
+    Each repository's policy keeps every statement other people wrote; this service's
+    statement (Sid ``AllowLightsailPull-<service name>``) is added, and removed again
+    when the repository leaves the list, access is turned off, or the stack is destroyed.
+    """
+
+    service_name: pulumi.Output[str]
+    service_arn: pulumi.Output[str]
+    url: pulumi.Output[str]
+    principal_arn: pulumi.Output[str]
+    """The ECR image puller role's principal ARN ('' while access is off)."""
+    image_uri_prefixes: pulumi.Output[dict[str, str]]
+    """Per repository name, ``<account>.dkr.ecr.<region>.amazonaws.com/<name>``."""
+    operator_policy: pulumi.Output[str]
+    """Least-privilege IAM policy (JSON) for whoever runs `pulumi up` on this component."""
+
+    def __init__(
+        self,
+        name: str,
+        args: PrivateEcrContainerServiceArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Everything that can be wrong with the inputs is found before the component
+        # registers, so a bad input leaves no trace, not even an empty component.
+        service_name = validation.check_service_name(args.get("service_name"))
+        region = validation.check_region(args.get("region"))
+        power = validation.check_power(args.get("power", "nano"))
+        scale = validation.check_scale(args.get("scale", 1))
+        access = args.get("private_registry_access", True)
+        if not isinstance(access, bool):
+            raise validation.ConfigurationError(
+                f"privateRegistryAccess must be true or false, got {access!r}"
+            )
+        refs = parse_repositories(args.get("repositories") or [])
+
+        book = RepositoryPolicyBook.for_this_program()
+        if access:
+            entries = [book.repository(ref, region) for ref in refs]
+            prefixes = {entry.name: entry.uri_prefix for entry in entries}
+            repository_arns = [entry.arn for entry in entries]
+        else:
+            # Access off: no grant is made, so no policy is read; statements made
+            # earlier are removed by their finalizers, which leave the program.
+            entries = []
+            for ref in refs:
+                ref.check_location(region, book.account(region) if ref.account else None)
+            account = book.account(region) if refs else ""
+            prefixes = {ref.name: image_uri_prefix(account, region, ref.name) for ref in refs}
+            # Revoking earlier statements still needs the ECR permissions.
+            repository_arns = [repository_arn(region, account, ref.name) for ref in refs]
+        by_reference = {**prefixes, **{ref.given: prefixes[ref.name] for ref in refs}}
+        containers = deployment.container_args(
+            args.get("containers") or [], by_reference if access else {}
+        )
+        endpoint = args.get("public_endpoint")
+        public_endpoint = (
+            deployment.public_endpoint_args(endpoint, containers) if endpoint else None
+        )
+        if public_endpoint and not containers:
+            raise validation.ConfigurationError("publicEndpoint needs `containers` to deploy")
+
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        service = aws.lightsail.ContainerService(
+            f"{name}-service",
+            name=service_name,
+            power=power,
+            scale=scale,
+            region=region,
+            tags=args.get("tags"),
+            # Honoured only when the service is created; afterwards the puller role
+            # resource below keeps the role as asked, so the provider's view of it is
+            # ignored (it would otherwise show a change it can never make).
+            private_registry_access={"ecr_image_puller_role": {"is_active": access}},
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(ignore_changes=["privateRegistryAccess"])
+            ),
+        )
+        role = PullerRole(
+            f"{name}-puller-role",
+            region=region,
+            service_name=service_name,
+            active=access,
+            timeout_seconds=args.get("puller_role_timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+        )
+        grants: list[pulumi.Resource] = [
+            book.grant(entry, self, name, service_name, role.principal_arn, [role])
+            for entry in entries
+        ]
+
+        if containers:
+            aws.lightsail.ContainerServiceDeploymentVersion(
+                f"{name}-deployment",
+                service_name=service.name,
+                region=region,
+                containers=containers,
+                public_endpoint=public_endpoint,
+                # The images pull only once every grant is written.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[role, *grants]),
+            )
+
+        self.service_name = service.name
+        self.service_arn = service.arn
+        self.url = service.url
+        self.principal_arn = role.principal_arn
+        self.image_uri_prefixes = pulumi.Output.from_input(prefixes)
+        self.operator_policy = pulumi.Output.from_input(
+            operator_policy(repository_arns, bool(containers))
+        )
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "service_arn": self.service_arn,
+                "url": self.url,
+                "principal_arn": self.principal_arn,
+                "image_uri_prefixes": self.image_uri_prefixes,
+                "operator_policy": self.operator_policy,
+            }
+        )
+

@@ -1,0 +1,120 @@
+"""Containers to deploy on the service, with images from the granted repositories.
+
+Checked up front like every other input: a container may only use a repository the
+component grants, so a deployment can never point at an image the service cannot pull.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+
+from components.validation import ConfigurationError
+
+_CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,51}[a-z0-9])?$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "UDP")
+
+
+class ContainerSpec(TypedDict):
+    """One container of the deployment."""
+
+    name: str
+    """Container name: lowercase letters, digits and hyphens."""
+    repository: str
+    """One of the component's repositories, written as in ``repositories`` or by name."""
+    tag: str
+    """Image tag in that repository."""
+    ports: NotRequired[Mapping[str, str]]
+    """Open ports, e.g. ``{"8080": "HTTP"}``."""
+    environment: NotRequired[Mapping[str, str]]
+    """Environment variables."""
+    command: NotRequired[Sequence[str]]
+    """Launch command, when the image's default is not wanted."""
+
+
+class PublicEndpointSpec(TypedDict):
+    """Which container and port the service's public URL sends traffic to."""
+
+    container: str
+    port: int
+    health_check_path: NotRequired[str]
+
+
+def _require(spec: Mapping[str, Any], key: str, what: str) -> Any:
+    if key not in spec or spec[key] in (None, ""):
+        raise ConfigurationError(f"{what} has no {key!r}; add it")
+    return spec[key]
+
+
+def container_args(
+    containers: Sequence[Mapping[str, Any]],
+    image_prefixes: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Check the containers and return them as ContainerServiceDeploymentVersion args.
+
+    ``image_prefixes`` maps every way the user may name a granted repository (the
+    reference as listed, and the bare name) to its image URI prefix.
+    """
+    seen: set[str] = set()
+    result: list[dict[str, Any]] = []
+    for spec in containers:
+        name = _require(spec, "name", "a container in `containers`")
+        what = f"container {name!r}"
+        if not isinstance(name, str) or not _CONTAINER_NAME.match(name):
+            raise ConfigurationError(
+                f"{what}: the name must be 1 to 53 lowercase letters, digits and hyphens"
+            )
+        if name in seen:
+            raise ConfigurationError(f"{what} is listed twice in `containers`")
+        seen.add(name)
+        repository = _require(spec, "repository", what)
+        if repository not in image_prefixes:
+            raise ConfigurationError(
+                f"{what} uses repository {repository!r}, which this service is not granted; "
+                "add it to `repositories` (with privateRegistryAccess on) or pick one of: "
+                + (", ".join(sorted(image_prefixes)) or "(none granted)")
+            )
+        tag = str(_require(spec, "tag", what))
+        if not _TAG.match(tag):
+            raise ConfigurationError(f"{what}: {tag!r} is not a valid image tag")
+        ports = dict(spec.get("ports") or {})
+        for port, protocol in ports.items():
+            if not str(port).isdigit() or protocol not in _PROTOCOLS:
+                raise ConfigurationError(
+                    f"{what}: port {port!r}: {protocol!r} must map a port number to one of "
+                    + ", ".join(_PROTOCOLS)
+                )
+        args: dict[str, Any] = {
+            "container_name": name,
+            "image": f"{image_prefixes[repository]}:{tag}",
+            "ports": {str(k): v for k, v in ports.items()},
+        }
+        if spec.get("environment"):
+            args["environment"] = dict(spec["environment"])
+        if spec.get("command"):
+            args["commands"] = list(spec["command"])
+        result.append(args)
+    return result
+
+
+def public_endpoint_args(
+    endpoint: Mapping[str, Any], containers: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    what = "publicEndpoint"
+    container = _require(endpoint, "container", what)
+    port = _require(endpoint, "port", what)
+    match = [c for c in containers if c["container_name"] == container]
+    if not match:
+        raise ConfigurationError(f"{what} names container {container!r}, which is not deployed")
+    if str(port) not in match[0]["ports"]:
+        raise ConfigurationError(
+            f"{what}: container {container!r} does not open port {port}; add it to its ports"
+        )
+    return {
+        "container_name": container,
+        "container_port": int(port),
+        "health_check": {"path": endpoint.get("health_check_path", "/")},
+    }

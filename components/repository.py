@@ -1,0 +1,104 @@
+"""References to ECR private repositories, as users write them: a name, an ARN or a URI.
+
+A reference is parsed once, up front, so that a repository in the wrong Region or
+account, or the same repository listed twice in another form, is refused before
+anything is written to AWS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from components.validation import ConfigurationError
+
+# ECR's own pattern for repository names (CreateRepository), 2 to 256 characters.
+_NAME = r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
+_ARN = re.compile(
+    rf"^arn:(?P<partition>aws(?:-[a-z]+)*):ecr:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}})"
+    rf":repository/(?P<name>{_NAME})$"
+)
+_URI = re.compile(
+    rf"^(?P<account>\d{{12}})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    rf"/(?P<name>{_NAME})(?P<reference>[:@].*)?$"
+)
+_BARE_NAME = re.compile(rf"^{_NAME}$")
+
+
+@dataclass(frozen=True)
+class RepositoryRef:
+    """One repository as the user named it; region and account only when the form says."""
+
+    name: str
+    given: str
+    region: str | None = None
+    account: str | None = None
+
+    def check_location(self, region: str, account: str | None) -> None:
+        """Lightsail pulls only from repositories in its own Region and account."""
+        if self.region is not None and self.region != region:
+            raise ConfigurationError(
+                f"repository {self.given!r} is in Region {self.region}, but the container "
+                f"service is in {region}: Lightsail pulls only from repositories in its own "
+                f"Region; use a repository in {region} or set aws:region to {self.region}"
+            )
+        if self.account is not None and account is not None and self.account != account:
+            raise ConfigurationError(
+                f"repository {self.given!r} belongs to account {self.account}, but this stack "
+                f"deploys into account {account}: the puller role can be granted only on "
+                "repositories of the service's own account; replicate the image into a "
+                "repository of this account, or run the stack with that account's credentials"
+            )
+
+
+def parse_repository(reference: object) -> RepositoryRef:
+    """Parse one entry of the ``repositories`` list."""
+    if not isinstance(reference, str) or not reference.strip():
+        raise ConfigurationError(
+            f"repository {reference!r} is not a repository reference; give a name "
+            "('team/app'), an ARN ('arn:aws:ecr:us-east-1:111122223333:repository/team/app') "
+            "or a URI ('111122223333.dkr.ecr.us-east-1.amazonaws.com/team/app')"
+        )
+    text = reference.strip()
+    arn = _ARN.match(text)
+    if arn:
+        return RepositoryRef(arn["name"], text, arn["region"], arn["account"])
+    uri = _URI.match(text)
+    if uri:
+        if uri["reference"]:
+            raise ConfigurationError(
+                f"repository {text!r} names an image ({uri['reference']}), not a "
+                f"repository; drop the tag or digest and list "
+                f"'{text[: uri.start('reference')]}'"
+            )
+        return RepositoryRef(uri["name"], text, uri["region"], uri["account"])
+    if _BARE_NAME.match(text) and 2 <= len(text) <= 256:
+        return RepositoryRef(text, text)
+    raise ConfigurationError(
+        f"repository {text!r} is neither an ECR repository name (2 to 256 lowercase "
+        "letters, digits, '.', '_', '-' and '/'), nor an ECR repository ARN or URI"
+    )
+
+
+def parse_repositories(references: Iterable[object]) -> list[RepositoryRef]:
+    """Parse the whole list; the same repository twice (in any form) is an error."""
+    parsed: list[RepositoryRef] = []
+    by_name: dict[str, RepositoryRef] = {}
+    for reference in references:
+        ref = parse_repository(reference)
+        earlier = by_name.get(ref.name)
+        if earlier is not None:
+            raise ConfigurationError(
+                f"repository {ref.name!r} is listed twice ({earlier.given!r} and "
+                f"{ref.given!r}); list each repository once"
+            )
+        by_name[ref.name] = ref
+        parsed.append(ref)
+    return parsed
+
+
+def image_uri_prefix(account: str, region: str, name: str) -> str:
+    """The repository part of an image URI; append ``:<tag>`` to name an image."""
+    suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
+    return f"{account}.dkr.ecr.{region}{suffix}/{name}"

@@ -1,0 +1,203 @@
+"""One repository policy resource per repository per program, however many services share it.
+
+An ECR repository policy is one document with no conditional write, so two
+`aws.ecr.RepositoryPolicy` resources on one repository would overwrite each other. This
+module keeps, for each Pulumi program run, one entry per repository: the policy read
+once with boto3, every grant declared on it, the one policy resource that writes the
+merged document, and the grant finalizers that take each service's statement out again.
+
+The merged document is computed from the grants declared while the program body runs.
+Pulumi runs the body synchronously before it resolves any output, so waiting one turn
+of the event loop is enough for every component to have declared its grants; a grant
+declared later than that (for example inside an ``apply``) is refused with an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import aws_api, policy
+from components.dynamic_providers import GrantFinalizer
+from components.repository import RepositoryRef, image_uri_prefix
+from components.validation import ConfigurationError
+
+# A realistic upper bound for a puller role ARN, used to check the document's size
+# before the real ARN is known (that is, before anything is written).
+_PLACEHOLDER_ROLE_ARN = "arn:aws:iam::123456789012:role/amazon/lightsail/" + "x" * 160
+
+
+@dataclass
+class Grant:
+    service_name: str
+    principal_arn: pulumi.Output[str]
+    finalizer: GrantFinalizer | None = None
+
+
+@dataclass
+class RepositoryEntry:
+    """What the program knows and declares about one repository."""
+
+    name: str
+    region: str
+    arn: str
+    uri_prefix: str
+    original: policy.Document | None
+    grants: list[Grant] = field(default_factory=list)
+    policy_resource: aws.ecr.RepositoryPolicy | None = None
+    sealed: bool = False
+
+    def merged_text(self, principals: dict[str, str]) -> str:
+        """The existing document with every declared grant merged in, as policy text."""
+        document = self.original
+        for grant in self.grants:
+            statement = policy.pull_statement(grant.service_name, principals[grant.service_name])
+            result = policy.merge_grant(document, statement)
+            if result.replaced is not None:
+                pulumi.log.warn(
+                    f"repository {self.name}: statement {statement['Sid']} held "
+                    f"{result.replaced!r}; it is replaced by this service's pull grant",
+                    resource=self.policy_resource,
+                )
+            document = result.document
+        assert document is not None  # at least one grant was merged
+        try:
+            return policy.serialise(document)
+        except policy.PolicyTooLargeError as exc:
+            raise ConfigurationError(f"repository {self.name} ({self.arn}): {exc}") from None
+
+
+class RepositoryPolicyBook:
+    """The repositories one program run grants on; use ``for_this_program()``."""
+
+    _books: dict[int, tuple[Any, RepositoryPolicyBook]] = {}
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], RepositoryEntry] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._accounts: dict[str, str] = {}
+
+    @classmethod
+    def for_this_program(cls) -> RepositoryPolicyBook:
+        """The book of the program now running (a new run gets a new, empty book)."""
+        monitor = pulumi.runtime.settings.get_monitor()
+        key = id(monitor)
+        held = cls._books.get(key)
+        if held is None or held[0] is not monitor:
+            # Keep the monitor referenced so its id is not reused by a later run.
+            cls._books = {key: (monitor, cls())}
+            held = cls._books[key]
+        return held[1]
+
+    def _client(self, service: str, region: str) -> Any:
+        if (service, region) not in self._clients:
+            self._clients[(service, region)] = aws_api.client(service, region)
+        return self._clients[(service, region)]
+
+    def account(self, region: str) -> str:
+        if region not in self._accounts:
+            self._accounts[region] = aws_api.caller_account(self._client("sts", region))
+        return self._accounts[region]
+
+    def repository(self, ref: RepositoryRef, region: str) -> RepositoryEntry:
+        """Look the repository up and read its policy, once per program run."""
+        ref.check_location(region, self.account(region) if ref.account else None)
+        key = (region, ref.name)
+        if key in self._entries:
+            return self._entries[key]
+        ecr = self._client("ecr", region)
+        described = aws_api.describe_repository(ecr, ref.name, region)
+        arn = str(described["repositoryArn"])
+        account = arn.split(":")[4]
+        text = aws_api.get_policy_text(ecr, ref.name, arn)
+        try:
+            original = policy.parse_policy(text)
+        except policy.MalformedPolicyError as exc:
+            raise ConfigurationError(
+                f"the policy of repository {ref.name} ({arn}) cannot be used: {exc}. "
+                "Nothing was changed; repair the policy (aws ecr get-repository-policy / "
+                "set-repository-policy) and run again"
+            ) from None
+        entry = RepositoryEntry(
+            ref.name, region, arn, image_uri_prefix(account, region, ref.name), original
+        )
+        self._entries[key] = entry
+        return entry
+
+    def grant(
+        self,
+        entry: RepositoryEntry,
+        owner: pulumi.ComponentResource,
+        owner_name: str,
+        service_name: str,
+        principal_arn: pulumi.Output[str],
+        depends_on: list[pulumi.Resource],
+    ) -> GrantFinalizer:
+        """Declare that ``service_name`` may pull from the repository.
+
+        The first grant on a repository creates its policy resource (a child of that
+        grant's component); every grant gets its own finalizer, a child of its own
+        component, ordered after the previous one so that two removals never race.
+        """
+        if entry.sealed:
+            raise ConfigurationError(
+                f"a grant on repository {entry.name} for {service_name} was declared after "
+                "the repository's policy was computed; declare every component at the top "
+                "level of the program, not inside an apply or after awaiting an output"
+            )
+        if any(g.service_name == service_name for g in entry.grants):
+            raise ConfigurationError(
+                f"container service {service_name} is granted repository {entry.name} "
+                "twice in this program; list each repository once"
+            )
+        entry.grants.append(Grant(service_name, principal_arn))
+        # Fail on size before anything is written, with a role ARN of realistic length.
+        entry.merged_text({g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants})
+
+        if entry.policy_resource is None:
+            entry.policy_resource = aws.ecr.RepositoryPolicy(
+                f"{owner_name}-policy-{entry.name}",
+                repository=entry.name,
+                region=entry.region,
+                policy=self._document(entry),
+                opts=pulumi.ResourceOptions(
+                    parent=owner,
+                    depends_on=depends_on,
+                    # Deleting would wipe every team's statements; finalizers remove ours.
+                    retain_on_delete=True,
+                ),
+            )
+        previous = [g.finalizer for g in entry.grants if g.finalizer is not None]
+        finalizer = GrantFinalizer(
+            f"{owner_name}-grant-{entry.name}",
+            region=entry.region,
+            repository=entry.name,
+            sid=policy.statement_sid(service_name),
+            opts=pulumi.ResourceOptions(
+                parent=owner,
+                depends_on=[entry.policy_resource, *previous[-1:]],
+            ),
+        )
+        entry.grants[-1].finalizer = finalizer
+        return finalizer
+
+    @staticmethod
+    def _document(entry: RepositoryEntry) -> pulumi.Output[str]:
+        async def grants_once_declared() -> list[Grant]:
+            await asyncio.sleep(0)  # the program body has declared every grant by now
+            entry.sealed = True
+            return list(entry.grants)
+
+        def merge(grants: list[Grant]) -> pulumi.Output[str]:
+            principals = pulumi.Output.all(*[g.principal_arn for g in grants])
+            return principals.apply(
+                lambda arns: entry.merged_text(
+                    {g.service_name: arn for g, arn in zip(grants, arns, strict=True)}
+                )
+            )
+
+        return pulumi.Output.from_input(grants_once_declared()).apply(merge)

@@ -1,0 +1,59 @@
+"""Checks of the component's own inputs, made before anything is written to AWS.
+
+Each check raises ConfigurationError with a sentence that says what is wrong and how
+to fix it, so `pulumi preview` fails early instead of `pulumi up` failing half-way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Lightsail's own limits for a container service (CreateContainerService).
+POWERS = ("nano", "micro", "small", "medium", "large", "xlarge")
+MIN_SCALE, MAX_SCALE = 1, 20
+_SERVICE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class ConfigurationError(ValueError):
+    """An input the component cannot act on; raised before any AWS write."""
+
+
+def check_service_name(name: Any) -> str:
+    if not isinstance(name, str) or not _SERVICE_NAME.match(name):
+        raise ConfigurationError(
+            f"serviceName {name!r} is not a valid Lightsail container service name: use 1 "
+            "to 63 lowercase letters, digits and hyphens, with no hyphen at either end "
+            "(for example 'orders-api')"
+        )
+    return name
+
+
+def check_power(power: Any) -> str:
+    if power not in POWERS:
+        raise ConfigurationError(
+            f"power {power!r} is not a Lightsail container power; use one of "
+            + ", ".join(POWERS)
+        )
+    return str(power)
+
+
+def check_scale(scale: Any) -> int:
+    # bool is an int in Python; `scale: true` in YAML is a mistake, not 1 node.
+    if isinstance(scale, bool) or not isinstance(scale, int) or not (
+        MIN_SCALE <= scale <= MAX_SCALE
+    ):
+        raise ConfigurationError(
+            f"scale {scale!r} is out of range: a Lightsail container service runs "
+            f"{MIN_SCALE} to {MAX_SCALE} nodes; give a whole number in that range"
+        )
+    return scale
+
+
+def check_region(region: Any) -> str:
+    if not isinstance(region, str) or not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", region):
+        raise ConfigurationError(
+            f"region {region!r} is not an AWS Region code; set it with "
+            "`pulumi config set aws:region us-east-1` (or the Region of your repositories)"
+        )
+    return region

@@ -1,0 +1,93 @@
+"""Shared fixtures: emulated AWS credentials and Region, moto for ECR and STS, fault injection."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The project root holds `components/` and `__main__.py`; tests import from there.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+ROLE_ARN = (
+    f"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/{REGION}/containers/web/"
+    "private-repo-access/3EXAMPLE"
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach AWS: fake credentials, no profile, no metadata lookups."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def moto_aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def ecr(moto_aws: None) -> Any:
+    import boto3
+
+    return boto3.client("ecr", region_name=REGION)
+
+
+class _ErrorResponse:
+    status_code = 400
+    headers: dict[str, str] = {}
+
+
+def fail_call(code: str, message: str = "injected") -> Callable[..., Any]:
+    """A botocore `before-call` handler that makes the call fail with ``code``."""
+
+    def handler(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return _ErrorResponse(), {"Error": {"Code": code, "Message": message}}
+
+    return handler
+
+
+@pytest.fixture
+def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], None]:
+    """Make every client the project builds fail ``service``'s ``operation`` with ``code``.
+
+    Usage: ``inject_error("ecr", "GetRepositoryPolicy", "AccessDeniedException")``.
+    """
+    from components import aws_api
+
+    original = aws_api.client
+    faults: list[tuple[str, str, str]] = []
+
+    def client(service: str, region: str) -> Any:
+        built = original(service, region)
+        for svc, operation, code in faults:
+            if svc == service:
+                built.meta.events.register(
+                    f"before-call.{built.meta.service_model.service_id.hyphenize()}.{operation}",
+                    fail_call(code),
+                )
+        return built
+
+    monkeypatch.setattr(aws_api, "client", client)
+
+    def add(service: str, operation: str, code: str) -> None:
+        faults.append((service, operation, code))
+
+    return add
