@@ -21,7 +21,7 @@ args: PrivateEcrContainerServiceArgs = {
 }
 endpoint = config.get_object("publicEndpoint")
 if endpoint:
-    args["public_endpoint"] = endpoint  # type: ignore[typeddict-item]
+    args["public_endpoint"] = endpoint
 
 service = PrivateEcrContainerService(args["service_name"], args)
 

@@ -40,7 +40,8 @@ class AwsCallError(RuntimeError):
 
 def client(service: str, region: str) -> Any:
     """A boto3 client for ``service`` in ``region``, with standard retries."""
-    return boto3.session.Session().client(service, region_name=region, config=_RETRIES)
+    session: Any = boto3.session.Session()  # a fresh session: no state shared across threads
+    return session.client(service, region_name=region, config=_RETRIES)
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -148,8 +148,21 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
                 f"{name}-deployment",
                 service_name=service.name,
                 region=region,
-                containers=containers,
-                public_endpoint=public_endpoint,
+                containers=[
+                    aws.lightsail.ContainerServiceDeploymentVersionContainerArgs(**c)
+                    for c in containers
+                ],
+                public_endpoint=(
+                    aws.lightsail.ContainerServiceDeploymentVersionPublicEndpointArgs(
+                        container_name=public_endpoint["container_name"],
+                        container_port=public_endpoint["container_port"],
+                        health_check=aws.lightsail.ContainerServiceDeploymentVersionPublicEndpointHealthCheckArgs(
+                            **public_endpoint["health_check"]
+                        ),
+                    )
+                    if public_endpoint
+                    else None
+                ),
                 # The images pull only once every grant is written.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[role, *grants]),
             )

@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
-
 from components.validation import ConfigurationError
 
 _CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,51}[a-z0-9])?$")
@@ -63,7 +62,7 @@ def container_args(
     for spec in containers:
         name = _require(spec, "name", "a container in `containers`")
         what = f"container {name!r}"
-        if not isinstance(name, str) or not _CONTAINER_NAME.match(name):
+        if not isinstance(name, str) or not _CONTAINER_NAME.fullmatch(name):
             raise ConfigurationError(
                 f"{what}: the name must be 1 to 53 lowercase letters, digits and hyphens"
             )
@@ -78,7 +77,7 @@ def container_args(
                 + (", ".join(sorted(image_prefixes)) or "(none granted)")
             )
         tag = str(_require(spec, "tag", what))
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise ConfigurationError(f"{what}: {tag!r} is not a valid image tag")
         ports = dict(spec.get("ports") or {})
         for port, protocol in ports.items():

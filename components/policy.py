@@ -100,7 +100,7 @@ def validate_grant(statement: Mapping[str, Any]) -> None:
     if statement.get("Effect") != "Allow":
         raise InvalidGrantError(f"statement {sid} must have Effect Allow")
     principal = statement.get("Principal")
-    arn = principal.get("AWS") if isinstance(principal, Mapping) else None
+    arn = principal.get("AWS") if isinstance(principal, Mapping) and len(principal) == 1 else None
     if not isinstance(arn, str) or "*" in arn or not _ROLE_ARN.fullmatch(arn):
         raise InvalidGrantError(
             f"statement {sid} must name exactly one IAM role as its principal "
@@ -109,6 +109,11 @@ def validate_grant(statement: Mapping[str, Any]) -> None:
         )
     if list(statement.get("Action", [])) != list(PULL_ACTIONS):
         raise InvalidGrantError(f"statement {sid} must grant exactly {list(PULL_ACTIONS)}")
+    if set(statement) != {"Sid", "Effect", "Principal", "Action"}:
+        raise InvalidGrantError(
+            f"statement {sid} must hold exactly Sid, Effect, Principal and Action, "
+            f"got {sorted(statement)}"
+        )
 
 
 def parse_policy(policy: str | Mapping[str, Any] | None) -> Document | None:
@@ -214,7 +219,8 @@ def serialise(document: Mapping[str, Any]) -> str:
     order), so a re-run that changes nothing produces byte-identical text and no diff.
     The result is checked against ECR's size limit.
     """
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+    # Compact: whitespace would spend part of ECR's limit that other teams may need.
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
     if len(text) > MAX_POLICY_CHARS:
         raise PolicyTooLargeError(len(text))
     return text

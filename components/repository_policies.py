@@ -15,6 +15,7 @@ declared later than that (for example inside an ``apply``) is refused with an er
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,4 +201,5 @@ class RepositoryPolicyBook:
                 )
             )
 
-        return pulumi.Output.from_input(grants_once_declared()).apply(merge)
+        declared: Awaitable[list[Grant]] = grants_once_declared()
+        return pulumi.Output.from_input(declared).apply(merge)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ class ConfigurationError(ValueError):
 
 
 def check_service_name(name: Any) -> str:
-    if not isinstance(name, str) or not _SERVICE_NAME.match(name):
+    if not isinstance(name, str) or not _SERVICE_NAME.fullmatch(name):
         raise ConfigurationError(
             f"serviceName {name!r} is not a valid Lightsail container service name: use 1 "
             "to 63 lowercase letters, digits and hyphens, with no hyphen at either end "
@@ -51,7 +51,7 @@ def check_scale(scale: Any) -> int:
 
 
 def check_region(region: Any) -> str:
-    if not isinstance(region, str) or not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", region):
+    if not isinstance(region, str) or not re.fullmatch(r"^[a-z]{2}(-[a-z]+)+-\d$", region):
         raise ConfigurationError(
             f"region {region!r} is not an AWS Region code; set it with "
             "`pulumi config set aws:region us-east-1` (or the Region of your repositories)"

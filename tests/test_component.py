@@ -1,0 +1,321 @@
+"""The component under Pulumi's mocks, with ECR (and STS) emulated by moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components import ConfigurationError, PrivateEcrContainerService
+from components.aws_api import AwsCallError
+from components.policy import statement_sid
+from tests.conftest import ACCOUNT, REGION, ROLE_ARN
+from tests.mock_program import Recording, run_program
+
+OTHER_TEAM = {
+    "Sid": "CiPush",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
+    "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload"],
+    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
+}
+SERVICE_TYPE = "aws:lightsail/containerService:ContainerService"
+POLICY_TYPE = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+DEPLOYMENT_TYPE = (
+    "aws:lightsail/containerServiceDeploymentVersion:ContainerServiceDeploymentVersion"
+)
+
+
+@pytest.fixture
+def repos(ecr: Any) -> Any:
+    """Two repositories: 'team/app' holds another team's statement, 'team/worker' none."""
+    ecr.create_repository(repositoryName="team/app")
+    ecr.create_repository(repositoryName="team/worker")
+    ecr.set_repository_policy(
+        repositoryName="team/app",
+        policyText=json.dumps({"Version": "2012-10-17", "Statement": [OTHER_TEAM]}),
+    )
+    return ecr
+
+
+def build(name: str = "web", **overrides: Any) -> PrivateEcrContainerService:
+    args: dict[str, Any] = {
+        "service_name": name,
+        "region": REGION,
+        "repositories": ["team/app", "team/worker"],
+    }
+    args.update(overrides)
+    return PrivateEcrContainerService(name, args)  # type: ignore[arg-type]
+
+
+def outputs_of(component: PrivateEcrContainerService) -> pulumi.Output[dict[str, Any]]:
+    return pulumi.Output.all(
+        principal_arn=component.principal_arn,
+        prefixes=component.image_uri_prefixes,
+        operator_policy=component.operator_policy,
+        url=component.url,
+    )
+
+
+def written_policy(recording: Recording, repository: str) -> dict[str, Any]:
+    [policy] = [r for r in recording.of_type(POLICY_TYPE) if r.inputs["repository"] == repository]
+    return json.loads(policy.inputs["policy"])
+
+
+def test_owns_service_role_policies_and_finalizers_as_children(repos: Any) -> None:
+    recording, _ = run_program(lambda: outputs_of(build()))
+
+    component = recording.one(":PrivateEcrContainerService")
+    assert component.type == "lightsail-ecr:index:PrivateEcrContainerService"
+    children = [r for r in recording.resources if r is not component]
+    assert {r.parent for r in children} == {component.urn}
+    assert sorted(r.name for r in children) == [
+        "web-grant-team/app",
+        "web-grant-team/worker",
+        "web-policy-team/app",
+        "web-policy-team/worker",
+        "web-puller-role",
+        "web-service",
+    ]
+    service = recording.one(SERVICE_TYPE)
+    assert service.inputs["name"] == "web"
+    assert service.inputs["privateRegistryAccess"] == {"ecrImagePullerRole": {"isActive": True}}
+    # The provider never updates the role; the puller role resource does.
+    assert service.ignore_changes == ["privateRegistryAccess"]
+    role = recording.one(":PullerRole")
+    assert role.inputs["active"] is True and service.urn in role.dependencies
+
+
+def test_policies_are_retained_and_finalizers_follow_them(repos: Any) -> None:
+    recording, _ = run_program(lambda: outputs_of(build()))
+
+    role = recording.one(":PullerRole")
+    for policy in recording.of_type(POLICY_TYPE):
+        # Deleting an aws.ecr.RepositoryPolicy would wipe other teams' statements.
+        assert policy.retain_on_delete
+        assert role.urn in policy.dependencies
+    for finalizer in recording.of_type(":GrantFinalizer"):
+        repository = finalizer.inputs["repository"]
+        policy = recording.by_name(f"web-policy-{repository}")
+        assert policy.urn in finalizer.dependencies
+        assert finalizer.inputs["sid"] == "AllowLightsailPull-web"
+        assert not finalizer.retain_on_delete
+
+
+def test_merged_document_keeps_other_statements_and_adds_the_guide_statement(repos: Any) -> None:
+    recording, _ = run_program(lambda: outputs_of(build()))
+
+    app = written_policy(recording, "team/app")
+    assert app["Version"] == "2012-10-17"
+    assert app["Statement"][0] == OTHER_TEAM
+    assert app["Statement"][1] == {
+        "Sid": "AllowLightsailPull-web",
+        "Effect": "Allow",
+        "Principal": {"AWS": ROLE_ARN},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+    }
+    worker = written_policy(recording, "team/worker")
+    assert worker == {"Version": "2008-10-17", "Statement": [app["Statement"][1]]}
+
+
+def test_outputs(repos: Any) -> None:
+    _, outputs = run_program(lambda: outputs_of(build()))
+
+    assert outputs["principal_arn"] == ROLE_ARN
+    assert outputs["url"].startswith("https://web.")
+    assert outputs["prefixes"] == {
+        "team/app": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/app",
+        "team/worker": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/worker",
+    }
+    operator = json.loads(outputs["operator_policy"])
+    ecr_statement = next(s for s in operator["Statement"] if s["Action"][0].startswith("ecr:"))
+    assert ecr_statement["Resource"] == [
+        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app",
+        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/worker",
+    ]
+
+
+def test_preview_with_unknown_principal_does_not_crash(repos: Any) -> None:
+    recording, outputs = run_program(lambda: outputs_of(build()), preview=True)
+
+    assert len(recording.of_type(POLICY_TYPE)) == 2
+    # The document depends on the still-unknown ARN, so it is not sent as a value.
+    assert all(
+        isinstance(r.inputs["policy"], pulumi.output.Unknown)
+        for r in recording.of_type(POLICY_TYPE)
+    )
+    # Outputs that need the ARN stay unknown; nothing was computed from a guess.
+    assert outputs is None
+    # Everything that does not depend on the ARN is already decided.
+    assert recording.one(SERVICE_TYPE).inputs["name"] == "web"
+    assert len(recording.of_type(":GrantFinalizer")) == 2
+
+
+def test_repositories_given_as_arn_and_uri_are_the_same_repositories(repos: Any) -> None:
+    recording, _ = run_program(
+        lambda: outputs_of(
+            build(
+                repositories=[
+                    f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app",
+                    f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/worker",
+                ]
+            )
+        )
+    )
+    assert sorted(r.inputs["repository"] for r in recording.of_type(POLICY_TYPE)) == [
+        "team/app",
+        "team/worker",
+    ]
+
+
+def test_two_services_on_one_repository_share_one_policy_resource(repos: Any) -> None:
+    def program() -> Any:
+        build("web", repositories=["team/app"])
+        return outputs_of(build("jobs", repositories=["team/app"]))
+
+    recording, _ = run_program(program)
+
+    [policy] = recording.of_type(POLICY_TYPE)
+    sids = [s.get("Sid") for s in json.loads(policy.inputs["policy"])["Statement"]]
+    assert sids == ["CiPush", "AllowLightsailPull-web", "AllowLightsailPull-jobs"]
+    web, jobs = recording.by_name("web-grant-team/app"), recording.by_name("jobs-grant-team/app")
+    # Removals are serialised, so two finalizers never race on one document.
+    assert web.urn in jobs.dependencies
+
+
+def test_access_off_requests_no_role_and_makes_no_grant(repos: Any) -> None:
+    recording, outputs = run_program(
+        lambda: outputs_of(build(private_registry_access=False))
+    )
+
+    assert recording.of_type(POLICY_TYPE) == [] and recording.of_type(":GrantFinalizer") == []
+    assert recording.one(":PullerRole").inputs["active"] is False
+    assert recording.one(SERVICE_TYPE).inputs["privateRegistryAccess"] == {
+        "ecrImagePullerRole": {"isActive": False}
+    }
+    assert outputs["principal_arn"] == ""
+    # Turning access off still needs ECR permissions: the finalizers revoke statements.
+    assert "ecr:DeleteRepositoryPolicy" in outputs["operator_policy"]
+
+
+def test_deployment_uses_granted_images_and_waits_for_every_grant(repos: Any) -> None:
+    containers = [
+        {"name": "api", "repository": "team/app", "tag": "1.0", "ports": {"8080": "HTTP"}},
+        {"name": "worker", "repository": "team/worker", "tag": "2.1"},
+    ]
+    endpoint = {"container": "api", "port": 8080, "health_check_path": "/healthz"}
+    recording, _ = run_program(
+        lambda: outputs_of(build(containers=containers, public_endpoint=endpoint))
+    )
+
+    deployment = recording.one(DEPLOYMENT_TYPE)
+    images = [c["image"] for c in deployment.inputs["containers"]]
+    assert images == [
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/app:1.0",
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/worker:2.1",
+    ]
+    assert deployment.inputs["publicEndpoint"]["containerPort"] == 8080
+    for grant in recording.of_type(":GrantFinalizer"):
+        assert grant.urn in deployment.dependencies
+
+
+def test_statement_with_our_sid_but_other_content_is_replaced_with_a_warning(
+    repos: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    stale = {
+        "Sid": statement_sid("web"),
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/old"},
+        "Action": ["ecr:*"],
+    }
+    repos.set_repository_policy(
+        repositoryName="team/app",
+        policyText=json.dumps({"Version": "2012-10-17", "Statement": [stale, OTHER_TEAM]}),
+    )
+    with caplog.at_level("WARNING"):
+        recording, _ = run_program(lambda: outputs_of(build()))
+
+    statements = written_policy(recording, "team/app")["Statement"]
+    assert [s.get("Sid") for s in statements] == ["AllowLightsailPull-web", "CiPush"]
+    assert statements[0]["Principal"] == {"AWS": ROLE_ARN}
+    assert "ecr:*" in caplog.text and "replaced" in caplog.text
+
+
+# --- bad input: a clear error, raised before anything is registered -----------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"service_name": "Web_1"}, "not a valid Lightsail container service name"),
+        ({"power": "huge"}, "nano, micro, small, medium, large, xlarge"),
+        ({"scale": 21}, "1 to 20"),
+        ({"region": "useast1"}, "aws:region"),
+        ({"private_registry_access": "yes"}, "true or false"),
+        ({"repositories": ["team/app", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app"]},
+         "listed twice"),
+        ({"repositories": [f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/team/app"]},
+         "Region eu-west-1, but the container service is in us-east-1"),
+        ({"repositories": ["arn:aws:ecr:us-east-1:999999999999:repository/team/app"]},
+         "belongs to account 999999999999, but this stack deploys into account 123456789012"),
+        ({"containers": [{"name": "api", "repository": "other/repo", "tag": "1"}]},
+         "not granted"),
+    ],
+    ids=["name", "power", "scale", "region", "access", "duplicate", "other-region",
+         "other-account", "ungranted-image"],
+)
+def test_bad_input_is_refused_before_anything_is_registered(
+    repos: Any, overrides: dict[str, Any], expected: str
+) -> None:
+    recording = _run_failing(lambda: build(**overrides), ConfigurationError, expected)
+    assert recording.resources == []
+
+
+def test_missing_repository_is_named_with_its_region(repos: Any) -> None:
+    recording = _run_failing(
+        lambda: build(repositories=["team/app", "team/missing"]),
+        AwsCallError,
+        "'team/missing' does not exist in Region us-east-1",
+    )
+    assert recording.resources == []
+
+
+def test_policy_that_is_not_a_policy_is_left_alone(repos: Any, monkeypatch: Any) -> None:
+    from components import aws_api
+
+    monkeypatch.setattr(aws_api, "get_policy_text", lambda *_: '{"Statement": 42}')
+    recording = _run_failing(
+        build, ConfigurationError, "policy of repository team/app"
+    )
+    assert recording.resources == []
+
+
+def test_merged_document_over_the_size_limit_says_by_how_much(repos: Any) -> None:
+    padding = [
+        {**OTHER_TEAM, "Sid": f"Team{i}", "Condition": {"StringEquals": {"k": "v" * 400}}}
+        for i in range(22)
+    ]
+    repos.set_repository_policy(
+        repositoryName="team/app",
+        policyText=json.dumps({"Version": "2012-10-17", "Statement": padding}),
+    )
+    recording = _run_failing(build, ConfigurationError, "over ECR's limit of 10240")
+    assert recording.resources == []
+
+
+def test_access_denied_on_reading_a_policy_names_action_and_repository(
+    repos: Any, inject_error: Any
+) -> None:
+    inject_error("ecr", "GetRepositoryPolicy", "AccessDeniedException")
+    recording = _run_failing(build, AwsCallError, "ecr:GetRepositoryPolicy")
+    assert recording.resources == []
+
+
+def _run_failing(body: Any, error: type[Exception], expected: str) -> Recording:
+    recording = Recording()
+    with pytest.raises(error) as raised:
+        recording, _ = run_program(body)
+    assert expected in str(raised.value), str(raised.value)
+    return recording
