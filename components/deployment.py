@@ -81,7 +81,11 @@ def container_args(
             raise ConfigurationError(f"{what}: {tag!r} is not a valid image tag")
         ports = dict(spec.get("ports") or {})
         for port, protocol in ports.items():
-            if not str(port).isdigit() or protocol not in _PROTOCOLS:
+            if (
+                not re.fullmatch(r"[0-9]{1,5}", str(port))
+                or not 1 <= int(port) <= 65535
+                or protocol not in _PROTOCOLS
+            ):
                 raise ConfigurationError(
                     f"{what}: port {port!r}: {protocol!r} must map a port number to one of "
                     + ", ".join(_PROTOCOLS)

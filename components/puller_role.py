@@ -52,8 +52,8 @@ def ensure_puller_role(
     active: bool,
     *,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> str:
     """Make the role active (or not) as asked; return its principal ARN ('' when off).
 
@@ -61,9 +61,16 @@ def ensure_puller_role(
     write. When active, GetContainerServices is polled with growing delays until the
     ARN is there, and PullerRoleTimeout is raised after ``timeout`` seconds.
     """
+    # Looked up at call time, not bound as defaults, so a test harness can slow or
+    # speed time for the whole process without reaching into this function.
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
     state = current_role(lightsail, service_name)
     if state.active != active:
         aws_api.set_puller_role(lightsail, service_name, active)
+        if active:
+            # A fresh activation gets a fresh role: never hand back an ARN read before it.
+            state = RoleState(True, "")
     if not active:
         return ""
 

@@ -51,7 +51,7 @@ def check_scale(scale: Any) -> int:
 
 
 def check_region(region: Any) -> str:
-    if not isinstance(region, str) or not re.fullmatch(r"^[a-z]{2}(-[a-z]+)+-\d$", region):
+    if not isinstance(region, str) or not re.fullmatch(r"^[a-z]{2}(-[a-z]+)+-[0-9]$", region):
         raise ConfigurationError(
             f"region {region!r} is not an AWS Region code; set it with "
             "`pulumi config set aws:region us-east-1` (or the Region of your repositories)"

@@ -1,0 +1,366 @@
+"""The dynamic providers as the Pulumi engine would run them: pickled, then called.
+
+Lightsail is a Stubber-activated boto3 client handed out by a patched
+``components.aws_api.client``; ECR is moto. Time is faked through the keyword defaults
+of ``ensure_puller_role`` (``sleep``/``clock`` are bound when the function is defined,
+so patching ``time.sleep`` afterwards would not reach them).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import dill
+import pytest
+from botocore.stub import Stubber
+from pulumi.dynamic.dynamic import serialize_provider
+
+from components import aws_api, puller_role
+from components.dynamic_providers import GrantFinalizerProvider, PullerRoleProvider
+from components.policy import pull_statement, statement_sid
+from tests.conftest import ACCOUNT, REGION, ROLE_ARN
+
+SERVICE = "web"
+REPOSITORY = "team/app"
+SID = statement_sid(SERVICE)
+GET = {"serviceName": SERVICE}
+
+
+def services(active: bool, principal_arn: str = "") -> dict[str, Any]:
+    return {
+        "containerServices": [
+            {
+                "containerServiceName": SERVICE,
+                "privateRegistryAccess": {
+                    "ecrImagePullerRole": {"isActive": active, "principalArn": principal_arn}
+                },
+            }
+        ]
+    }
+
+
+# --- (a) pickled by reference --------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider_class", [PullerRoleProvider, GrantFinalizerProvider])
+def test_provider_pickles_by_reference(provider_class: type) -> None:
+    serialized = serialize_provider(provider_class())
+    raw = base64.b64decode(serialized)
+
+    restored = dill.loads(raw)
+
+    assert type(restored) is provider_class
+    # Stored by module path and class name, not by value: renaming either breaks the
+    # `destroy` of stacks that hold the old pickle.
+    assert b"components.dynamic_providers" in raw
+    assert provider_class.__name__.encode() in raw
+    assert len(raw) < 300
+    # No bytecode of the methods is carried.
+    assert b"revoke_statement" not in raw
+    assert b"ensure_puller_role" not in raw
+
+
+# --- (b) grant finalizer ---------------------------------------------------------------
+
+
+GRANT = {"region": REGION, "repository": REPOSITORY, "sid": SID}
+
+
+def test_grant_create_outputs_identity() -> None:
+    result = GrantFinalizerProvider().create({**GRANT, "unrelated": "ignored"})
+
+    assert result.id == f"{REGION}/{REPOSITORY}/{SID}"
+    assert result.id == "us-east-1/team/app/AllowLightsailPull-web"
+    assert result.outs == GRANT
+
+
+def test_grant_diff_identical_is_no_change() -> None:
+    result = GrantFinalizerProvider().diff("id", dict(GRANT), dict(GRANT))
+
+    assert result.changes is False
+    assert not result.replaces
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("sid", statement_sid("api")), ("repository", "team/other"), ("region", "eu-west-1")],
+)
+def test_grant_diff_changed_identity_replaces(key: str, value: str) -> None:
+    result = GrantFinalizerProvider().diff("id", dict(GRANT), {**GRANT, key: value})
+
+    assert result.changes is True
+    assert result.replaces == [key]
+    assert result.delete_before_replace is False
+
+
+OTHER_TEAM: dict[str, Any] = {
+    "Sid": "AllowCiPush",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    "Action": ["ecr:PutImage", "ecr:UploadLayerPart"],
+}
+
+
+def test_grant_delete_removes_only_our_statement(ecr: Any) -> None:
+    ecr.create_repository(repositoryName=REPOSITORY)
+    ecr.set_repository_policy(
+        repositoryName=REPOSITORY,
+        policyText=json.dumps(
+            {"Version": "2012-10-17", "Statement": [OTHER_TEAM, pull_statement(SERVICE, ROLE_ARN)]}
+        ),
+    )
+
+    GrantFinalizerProvider().delete(f"{REGION}/{REPOSITORY}/{SID}", dict(GRANT))
+
+    stored = json.loads(ecr.get_repository_policy(repositoryName=REPOSITORY)["policyText"])
+    assert stored == {"Version": "2012-10-17", "Statement": [OTHER_TEAM]}
+
+
+def test_grant_delete_of_last_statement_deletes_policy(ecr: Any) -> None:
+    ecr.create_repository(repositoryName=REPOSITORY)
+    ecr.set_repository_policy(
+        repositoryName=REPOSITORY,
+        policyText=json.dumps(
+            {"Version": "2008-10-17", "Statement": [pull_statement(SERVICE, ROLE_ARN)]}
+        ),
+    )
+
+    GrantFinalizerProvider().delete("id", dict(GRANT))
+
+    with pytest.raises(ecr.exceptions.RepositoryPolicyNotFoundException):
+        ecr.get_repository_policy(repositoryName=REPOSITORY)
+
+
+def test_grant_delete_succeeds_when_repository_is_gone(ecr: Any) -> None:
+    ecr.create_repository(repositoryName=REPOSITORY)
+    ecr.delete_repository(repositoryName=REPOSITORY, force=True)
+
+    assert GrantFinalizerProvider().delete("id", dict(GRANT)) is None
+
+
+def test_grant_delete_runs_from_the_pickled_copy(ecr: Any) -> None:
+    """The engine deletes with the provider stored in the state, not a fresh one."""
+    ecr.create_repository(repositoryName=REPOSITORY)
+    ecr.set_repository_policy(
+        repositoryName=REPOSITORY,
+        policyText=json.dumps(
+            {"Version": "2012-10-17", "Statement": [OTHER_TEAM, pull_statement(SERVICE, ROLE_ARN)]}
+        ),
+    )
+    stored_provider = dill.loads(base64.b64decode(serialize_provider(GrantFinalizerProvider())))
+
+    stored_provider.delete("id", dict(GRANT))
+
+    stored = json.loads(ecr.get_repository_policy(repositoryName=REPOSITORY)["policyText"])
+    assert stored["Statement"] == [OTHER_TEAM]
+
+
+# --- (c) puller role -------------------------------------------------------------------
+
+
+@dataclass
+class FakeLightsail:
+    """What the patched ``aws_api.client`` handed out, and the fake time it ran on."""
+
+    client: Any
+    stubber: Stubber
+    requested: list[tuple[str, str]] = field(default_factory=list)
+    sleeps: list[float] = field(default_factory=list)
+    now: float = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def lightsail(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLightsail]:
+    client = boto3.client("lightsail", region_name=REGION)
+    with Stubber(client) as stubber:
+        fake = FakeLightsail(client, stubber)
+
+        def build(service: str, region: str) -> Any:
+            fake.requested.append((service, region))
+            if service != "lightsail":
+                raise AssertionError(f"unexpected client for {service}")
+            return client
+
+        monkeypatch.setattr(aws_api, "client", build)
+        # The provider passes no clock; ensure_puller_role reads the module's `time`.
+        monkeypatch.setattr(
+            puller_role, "time", types.SimpleNamespace(sleep=fake.sleep, monotonic=fake.clock)
+        )
+        yield fake
+
+
+ROLE_PROPS: dict[str, Any] = {
+    "region": REGION,
+    "service_name": SERVICE,
+    "active": True,
+    "timeout_seconds": 60,
+    "principal_arn": None,
+}
+ROLE_OUTS: dict[str, Any] = {**ROLE_PROPS, "principal_arn": ROLE_ARN}
+
+
+def test_role_create_activates_and_outputs_arn(lightsail: FakeLightsail) -> None:
+    stubber = lightsail.stubber
+    stubber.add_response("get_container_services", services(False), GET)
+    stubber.add_response(
+        "update_container_service",
+        {},
+        {
+            "serviceName": SERVICE,
+            "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": True}},
+        },
+    )
+    stubber.add_response("get_container_services", services(True, ""), GET)
+    stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+
+    result = PullerRoleProvider().create(dict(ROLE_PROPS))
+
+    assert result.id == "us-east-1/web"
+    assert result.outs["principal_arn"] == ROLE_ARN
+    assert result.outs == ROLE_OUTS
+    stubber.assert_no_pending_responses()
+    assert lightsail.requested == [("lightsail", REGION)]
+    assert len(lightsail.sleeps) == 2
+
+
+def test_role_create_honours_timeout_seconds(lightsail: FakeLightsail) -> None:
+    stubber = lightsail.stubber
+    stubber.add_response("get_container_services", services(True, ""), GET)
+    # Sleeps of 2 and 4 then the 1 s left: three polls, then the 7 s timeout is reached.
+    for _ in range(3):
+        stubber.add_response("get_container_services", services(True, ""), GET)
+
+    with pytest.raises(puller_role.PullerRoleTimeout, match="'web'"):
+        PullerRoleProvider().create({**ROLE_PROPS, "timeout_seconds": 7})
+
+    assert lightsail.sleeps == [2.0, 4.0, 1.0]
+    stubber.assert_no_pending_responses()
+
+
+def test_role_diff_identical_with_matching_live_role_is_no_change(
+    lightsail: FakeLightsail,
+) -> None:
+    lightsail.stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+
+    result = PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
+
+    assert result.changes is False
+    assert not result.replaces
+    lightsail.stubber.assert_no_pending_responses()
+
+
+def test_role_diff_sees_role_switched_off_by_hand(lightsail: FakeLightsail) -> None:
+    lightsail.stubber.add_response("get_container_services", services(False), GET)
+
+    result = PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
+
+    assert result.changes is True
+    assert not result.replaces
+    lightsail.stubber.assert_no_pending_responses()
+
+
+def test_role_diff_sees_a_different_live_arn(lightsail: FakeLightsail) -> None:
+    other_arn = ROLE_ARN.replace("3EXAMPLE", "4EXAMPLE")
+    lightsail.stubber.add_response("get_container_services", services(True, other_arn), GET)
+
+    result = PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
+
+    assert result.changes is True
+    assert not result.replaces
+
+
+def test_role_diff_sees_role_switched_on_by_hand(lightsail: FakeLightsail) -> None:
+    olds = {**ROLE_OUTS, "active": False, "principal_arn": ""}
+    news = {**ROLE_PROPS, "active": False}
+    lightsail.stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+
+    result = PullerRoleProvider().diff("us-east-1/web", olds, news)
+
+    assert result.changes is True
+    lightsail.stubber.assert_no_pending_responses()
+
+
+def test_role_diff_changed_active_is_update_without_replace(lightsail: FakeLightsail) -> None:
+    result = PullerRoleProvider().diff(
+        "us-east-1/web", dict(ROLE_OUTS), {**ROLE_PROPS, "active": False}
+    )
+
+    assert result.changes is True
+    assert not result.replaces
+    # A changed input is enough: no live look is needed.
+    assert lightsail.requested == []
+
+
+@pytest.mark.parametrize(("key", "value"), [("service_name", "api"), ("region", "eu-west-1")])
+def test_role_diff_changed_identity_replaces(
+    lightsail: FakeLightsail, key: str, value: str
+) -> None:
+    result = PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), {**ROLE_PROPS, key: value})
+
+    assert result.changes is True
+    assert key in result.replaces
+    assert "active" not in result.replaces
+
+
+def test_role_diff_failed_live_look_is_no_change(lightsail: FakeLightsail) -> None:
+    lightsail.stubber.add_client_error(
+        "get_container_services", service_error_code="AccessDeniedException", http_status_code=403
+    )
+
+    result = PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
+
+    assert result.changes is False
+    lightsail.stubber.assert_no_pending_responses()
+
+
+def test_role_update_deactivates(lightsail: FakeLightsail) -> None:
+    stubber = lightsail.stubber
+    stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    stubber.add_response(
+        "update_container_service",
+        {},
+        {
+            "serviceName": SERVICE,
+            "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": False}},
+        },
+    )
+
+    result = PullerRoleProvider().update(
+        "us-east-1/web", dict(ROLE_OUTS), {**ROLE_PROPS, "active": False}
+    )
+
+    assert result.outs["active"] is False
+    assert result.outs["principal_arn"] == ""
+    stubber.assert_no_pending_responses()
+
+
+def test_role_read_reports_live_state(lightsail: FakeLightsail) -> None:
+    lightsail.stubber.add_response("get_container_services", services(False), GET)
+
+    result = PullerRoleProvider().read("us-east-1/web", dict(ROLE_OUTS))
+
+    assert result.id == "us-east-1/web"
+    assert result.outs["active"] is False
+    assert result.outs["principal_arn"] == ""
+    assert result.outs["service_name"] == SERVICE
+
+
+def test_role_delete_makes_no_aws_call(lightsail: FakeLightsail) -> None:
+    # No responses are queued: any Lightsail call would raise UnStubbedResponseError.
+    assert PullerRoleProvider().delete("us-east-1/web", dict(ROLE_OUTS)) is None
+
+    assert lightsail.requested == []
+    lightsail.stubber.assert_no_pending_responses()

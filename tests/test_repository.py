@@ -1,0 +1,215 @@
+"""Tests of components/repository.py: repository references as users write them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.repository import (
+    RepositoryRef,
+    image_uri_prefix,
+    parse_repositories,
+    parse_repository,
+)
+from components.validation import ConfigurationError
+from tests.conftest import ACCOUNT, REGION
+
+OTHER_ACCOUNT = "111122223333"
+ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app"
+URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/app"
+DIGEST = "sha256:" + "ab" * 32
+
+
+# --- parse_repository ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["app", "team/app", "a.b_c-d/e-f/g", "ab", "x" * 256])
+def test_bare_name_has_no_region_or_account(name: str) -> None:
+    ref = parse_repository(name)
+    assert ref == RepositoryRef(name=name, given=name, region=None, account=None)
+
+
+def test_surrounding_whitespace_is_ignored() -> None:
+    ref = parse_repository("  team/app \n")
+    assert ref.name == "team/app"
+    assert ref.given == "team/app"
+
+
+def test_arn_gives_name_region_and_account() -> None:
+    ref = parse_repository(ARN)
+    assert ref == RepositoryRef(name="team/app", given=ARN, region=REGION, account=ACCOUNT)
+
+
+def test_arn_in_another_partition() -> None:
+    arn = f"arn:aws-cn:ecr:cn-north-1:{ACCOUNT}:repository/app"
+    ref = parse_repository(arn)
+    assert (ref.name, ref.region, ref.account) == ("app", "cn-north-1", ACCOUNT)
+
+
+def test_uri_gives_name_region_and_account() -> None:
+    ref = parse_repository(URI)
+    assert ref == RepositoryRef(name="team/app", given=URI, region=REGION, account=ACCOUNT)
+
+
+def test_china_uri() -> None:
+    uri = f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn/app"
+    ref = parse_repository(uri)
+    assert (ref.name, ref.region, ref.account) == ("app", "cn-north-1", ACCOUNT)
+
+
+@pytest.mark.parametrize(
+    ("image", "reference"),
+    [(f"{URI}:latest", ":latest"), (f"{URI}:v1.2.3", ":v1.2.3"), (f"{URI}@{DIGEST}", f"@{DIGEST}")],
+)
+def test_image_uri_with_tag_or_digest_is_refused_suggesting_the_repository_uri(
+    image: str, reference: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        parse_repository(image)
+    message = str(info.value)
+    assert repr(image) in message
+    assert reference in message
+    assert "drop the tag or digest" in message
+    # The suggestion is the repository URI itself, without tag or digest.
+    assert message.endswith(f"list {URI!r}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a",  # ECR names are at least 2 characters
+        "x" * 257,
+        "Team/App",
+        "team//app",
+        "/app",
+        "app/",
+        "team/app:latest",  # a tag on a bare name is not a repository either
+        "-app",
+        "app name",
+        f"arn:aws:ecr:{REGION}:1234:repository/app",  # account is 12 digits
+        f"arn:aws:s3:::{ACCOUNT}/app",
+        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/",
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/",
+        f"https://{URI}",
+    ],
+)
+def test_invalid_strings_are_refused_naming_the_value(text: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        parse_repository(text)
+    message = str(info.value)
+    assert repr(text) in message
+    assert "neither an ECR repository name" in message
+
+
+@pytest.mark.parametrize("value", [None, 5, ["team/app"], {"name": "app"}, b"app", "", "   "])
+def test_non_strings_and_blanks_are_refused_with_examples(value: Any) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        parse_repository(value)
+    message = str(info.value)
+    assert repr(value) in message
+    # Shows the three forms it accepts.
+    assert "'team/app'" in message
+    assert "arn:aws:ecr:" in message
+    assert ".dkr.ecr." in message
+
+
+# --- RepositoryRef.check_location ----------------------------------------------------
+
+
+def test_repository_in_another_region_is_refused_naming_both_regions() -> None:
+    ref = parse_repository(f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/app")
+    with pytest.raises(ConfigurationError) as info:
+        ref.check_location(REGION, ACCOUNT)
+    message = str(info.value)
+    assert "eu-west-1" in message
+    assert REGION in message
+    assert repr(ref.given) in message
+
+
+def test_repository_uri_in_another_region_is_refused() -> None:
+    ref = parse_repository(f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/app")
+    with pytest.raises(ConfigurationError, match="eu-west-1"):
+        ref.check_location(REGION, None)
+
+
+def test_repository_in_another_account_is_refused_naming_both_accounts() -> None:
+    ref = parse_repository(f"arn:aws:ecr:{REGION}:{OTHER_ACCOUNT}:repository/app")
+    with pytest.raises(ConfigurationError) as info:
+        ref.check_location(REGION, ACCOUNT)
+    message = str(info.value)
+    assert OTHER_ACCOUNT in message
+    assert ACCOUNT in message
+    assert repr(ref.given) in message
+
+
+@pytest.mark.parametrize("reference", [ARN, URI])
+def test_same_region_and_account_is_accepted(reference: str) -> None:
+    assert parse_repository(reference).check_location(REGION, ACCOUNT) is None
+
+
+def test_account_is_not_checked_when_the_stack_account_is_unknown() -> None:
+    ref = parse_repository(f"arn:aws:ecr:{REGION}:{OTHER_ACCOUNT}:repository/app")
+    assert ref.check_location(REGION, None) is None
+
+
+@pytest.mark.parametrize("region", [REGION, "eu-west-1", "cn-north-1"])
+def test_name_only_reference_is_accepted_anywhere(region: str) -> None:
+    assert parse_repository("team/app").check_location(region, ACCOUNT) is None
+
+
+# --- parse_repositories --------------------------------------------------------------
+
+
+def test_parse_repositories_keeps_order() -> None:
+    refs = parse_repositories(["bb", ARN, "a/c"])
+    assert [r.name for r in refs] == ["bb", "team/app", "a/c"]
+    assert [r.given for r in refs] == ["bb", ARN, "a/c"]
+
+
+def test_empty_list_is_fine() -> None:
+    assert parse_repositories([]) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("team/app", ARN), (ARN, URI), (URI, "team/app"), ("team/app", "team/app")],
+)
+def test_same_repository_twice_in_any_form_is_refused_naming_both_forms(
+    first: str, second: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        parse_repositories([first, "other", second])
+    message = str(info.value)
+    assert "listed twice" in message
+    assert repr(first) in message
+    assert repr(second) in message
+    assert "'team/app'" in message
+
+
+def test_parse_repositories_reports_an_invalid_entry() -> None:
+    with pytest.raises(ConfigurationError, match="'Bad'"):
+        parse_repositories(["app", "Bad"])
+
+
+# --- image_uri_prefix ----------------------------------------------------------------
+
+
+def test_image_uri_prefix_us_east_1() -> None:
+    assert (
+        image_uri_prefix(ACCOUNT, "us-east-1", "team/app")
+        == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/team/app"
+    )
+
+
+def test_image_uri_prefix_china() -> None:
+    assert (
+        image_uri_prefix(ACCOUNT, "cn-north-1", "app")
+        == f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn/app"
+    )
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "cn-northwest-1"])
+def test_image_uri_prefix_parses_back_to_the_same_repository(region: str) -> None:
+    ref = parse_repository(image_uri_prefix(ACCOUNT, region, "team/app"))
+    assert (ref.name, ref.region, ref.account) == ("team/app", region, ACCOUNT)
