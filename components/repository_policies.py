@@ -52,13 +52,17 @@ class RepositoryEntry:
     policy_resource: aws.ecr.RepositoryPolicy | None = None
     sealed: bool = False
 
-    def merged_text(self, principals: dict[str, str]) -> str:
-        """The existing document with every declared grant merged in, as policy text."""
+    def merged_text(self, principals: dict[str, str], warn: bool = True) -> str:
+        """The existing document with every declared grant merged in, as policy text.
+
+        ``warn``: say when a statement with a grant's Sid held something else (off for
+        the size check, whose placeholder ARN differs from every real one).
+        """
         document = self.original
         for grant in self.grants:
             statement = policy.pull_statement(grant.service_name, principals[grant.service_name])
             result = policy.merge_grant(document, statement)
-            if result.replaced is not None:
+            if warn and result.replaced is not None:
                 pulumi.log.warn(
                     f"repository {self.name}: statement {statement['Sid']} held "
                     f"{result.replaced!r}; it is replaced by this service's pull grant",
@@ -157,7 +161,9 @@ class RepositoryPolicyBook:
             )
         entry.grants.append(Grant(service_name, principal_arn))
         # Fail on size before anything is written, with a role ARN of realistic length.
-        entry.merged_text({g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants})
+        entry.merged_text(
+            {g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants}, warn=False
+        )
 
         if entry.policy_resource is None:
             entry.policy_resource = aws.ecr.RepositoryPolicy(

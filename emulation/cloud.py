@@ -1,0 +1,145 @@
+"""Emulated AWS for whole-program runs: moto for ECR and STS, the Lightsail emulator,
+injectable faults, and a virtual clock for the puller role's waits.
+
+Everything lives in this process; fake credentials are set so that no call can ever
+reach a real account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
+from moto import mock_aws
+
+from components import puller_role
+from emulation.lightsail import LightsailEmulator
+
+_FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "emulated",
+    "AWS_SECRET_ACCESS_KEY": "emulated",
+    "AWS_SESSION_TOKEN": "emulated",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+class VirtualClock:
+    """A monotonic clock that sleeping advances at once: waits are measured, not spent."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += seconds
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+class EmulatedAws:
+    """Use as a context manager; repositories, policies and services persist inside it."""
+
+    def __init__(self, region: str = "us-east-1", arn_after_polls: int | None = 2) -> None:
+        self.region = region
+        self.lightsail = LightsailEmulator(arn_after_polls=arn_after_polls)
+        self.clock = VirtualClock()
+        self._faults: list[tuple[str, Any]] = []
+        self._saved_env: dict[str, str | None] = {}
+        self._mock = mock_aws()
+
+    def __enter__(self) -> EmulatedAws:
+        for key, value in _FAKE_ENV.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+        for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            self._saved_env[key] = os.environ.pop(key, None)
+        self._mock.start()
+        self.lightsail.install()
+        self._real_time = puller_role.time
+        puller_role.time = self.clock  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        puller_role.time = self._real_time
+        self.clear_faults()
+        self.lightsail.uninstall()
+        self._mock.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    # --- ECR helpers -------------------------------------------------------------------
+
+    @property
+    def ecr(self) -> Any:
+        return boto3.client("ecr", region_name=self.region)
+
+    def create_repository(self, name: str, policy: dict[str, Any] | None = None) -> None:
+        self.ecr.create_repository(repositoryName=name)
+        if policy is not None:
+            self.set_policy(name, policy)
+
+    def set_policy(self, name: str, policy: dict[str, Any]) -> None:
+        self.ecr.set_repository_policy(repositoryName=name, policyText=json.dumps(policy))
+
+    def policy(self, name: str) -> dict[str, Any] | None:
+        """The repository's policy document, or None when it has none."""
+        ecr = self.ecr
+        try:
+            return dict(json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"]))
+        except ecr.exceptions.RepositoryPolicyNotFoundException:
+            return None
+
+    # --- faults ------------------------------------------------------------------------
+
+    def fail(self, service: str, operation: str, code: str, times: int | None = None) -> None:
+        """Answer ``operation`` with error ``code`` (``times`` times, or always).
+
+        Faults are injected where botocore sends a request, inside its retry loop, so a
+        throttled call is retried exactly as it would be against AWS.
+        """
+        remaining = [times]
+
+        def handler(**_: Any) -> AWSResponse | None:
+            if remaining[0] is not None:
+                if remaining[0] <= 0:
+                    return None
+                remaining[0] -= 1
+            body = json.dumps({"__type": code, "message": f"emulated {code}"}).encode()
+            headers = {"Content-Type": "application/x-amz-json-1.1"}
+            return AWSResponse("https://emulated/", 400, headers, _Body(data=body))  # type: ignore[arg-type]
+
+        entry = (f"before-send.{service}.{operation}", handler)
+        BUILTIN_HANDLERS.append(entry)
+        self._faults.append(entry)
+
+    def clear_faults(self) -> None:
+        for entry in self._faults:
+            if entry in BUILTIN_HANDLERS:
+                BUILTIN_HANDLERS.remove(entry)
+        self._faults.clear()
+
+
+@contextmanager
+def emulated_aws(**kwargs: Any) -> Iterator[EmulatedAws]:
+    with EmulatedAws(**kwargs) as aws:
+        yield aws

@@ -1,0 +1,270 @@
+"""An emulated Lightsail container-service API, answering boto3 calls in-process.
+
+moto has no Lightsail, so this answers the calls the project (and the emulated
+pulumi-aws provider) makes, in the real API's JSON shapes, from the botocore
+``before-send`` event: any client built while it is installed reaches it, and nothing
+leaves the process. It follows the behaviour the design depends on:
+
+- ``privateRegistryAccess.ecrImagePullerRole.principalArn`` appears only after the role
+  is activated, and only after a configurable number of GetContainerServices calls;
+- a deployment whose ECR image the puller role may not pull (role off, or the
+  repository policy does not name the role's principal) ends ``FAILED``, as the real
+  service cancels it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
+
+ACCOUNT = "123456789012"
+_EVENT = "before-send.lightsail"
+
+
+class _Body:
+    """The raw-response shape botocore reads a body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+class LightsailError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass
+class Service:
+    name: str
+    region: str
+    power: str
+    scale: int
+    tags: list[dict[str, str]]
+    role_active: bool = False
+    role_arn: str = ""
+    polls_since_activation: int = 0
+    is_disabled: bool = False
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+class LightsailEmulator:
+    """In-memory container services; ``install()`` routes boto3's Lightsail calls here.
+
+    ``arn_after_polls``: how many GetContainerServices calls after activation the role's
+    principal ARN stays empty (``None``: it never appears).
+    """
+
+    def __init__(self, arn_after_polls: int | None = 2, account: str = ACCOUNT) -> None:
+        self.arn_after_polls = arn_after_polls
+        self.account = account
+        self.services: dict[tuple[str, str], Service] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    # --- installation ------------------------------------------------------------------
+
+    def install(self) -> None:
+        # More specific than moto's catch-all `before-send`, so it is asked first.
+        BUILTIN_HANDLERS.append((_EVENT, self._handle))
+
+    def uninstall(self) -> None:
+        BUILTIN_HANDLERS[:] = [h for h in BUILTIN_HANDLERS if h[1] != self._handle]
+
+    # --- helpers for scenarios ---------------------------------------------------------
+
+    def add_existing_service(self, name: str, region: str, role_active: bool = False) -> None:
+        """A service made outside Pulumi (by hand, or to be imported)."""
+        with self._lock:
+            service = Service(name, region, "nano", 1, [])
+            self.services[(region, name)] = service
+            if role_active:
+                self._activate(service)
+
+    def service(self, name: str, region: str) -> Service:
+        return self.services[(region, name)]
+
+    def calls_of(self, operation: str) -> list[dict[str, Any]]:
+        return [params for op, params in self.calls if op == operation]
+
+    # --- the API -----------------------------------------------------------------------
+
+    def _handle(self, request: Any, **_: Any) -> AWSResponse:
+        operation = request.headers["X-Amz-Target"].decode().split(".")[-1]
+        region = request.url.split(".")[1]  # https://lightsail.<region>.amazonaws.com/
+        params = json.loads(request.body or b"{}")
+        with self._lock:
+            self.calls.append((operation, params))
+            try:
+                handler: Callable[[str, dict[str, Any]], dict[str, Any]] = getattr(
+                    self, f"_op_{operation}"
+                )
+            except AttributeError:
+                return _response(400, {"__type": "InvalidInputException",
+                                       "message": f"{operation} is not emulated"})
+            try:
+                return _response(200, handler(region, params))
+            except LightsailError as exc:
+                return _response(exc.status, {"__type": exc.code, "message": exc.message})
+
+    def _find(self, region: str, name: str) -> Service:
+        service = self.services.get((region, name))
+        if service is None:
+            raise LightsailError("NotFoundException", f"container service {name} not found")
+        return service
+
+    def _activate(self, service: Service) -> None:
+        service.role_active = True
+        service.role_arn = ""
+        service.polls_since_activation = 0
+
+    def _describe(self, service: Service) -> dict[str, Any]:
+        # Each look at a freshly activated role brings its ARN closer, as the real
+        # service takes a while to create it.
+        if service.role_active and not service.role_arn:
+            if (
+                self.arn_after_polls is not None
+                and service.polls_since_activation >= self.arn_after_polls
+            ):
+                service.role_arn = (
+                    f"arn:aws:iam::{self.account}:role/amazon/lightsail/{service.region}/"
+                    f"containers/{service.name}/private-repo-access/{secrets.token_hex(8)}"
+                )
+            service.polls_since_activation += 1
+        current = service.deployments[-1] if service.deployments else None
+        described: dict[str, Any] = {
+            "containerServiceName": service.name,
+            "arn": f"arn:aws:lightsail:{service.region}:{self.account}:ContainerService/"
+            f"{service.name}",
+            "createdAt": service.created_at.timestamp(),
+            "location": {"availabilityZone": "all", "regionName": service.region},
+            "resourceType": "ContainerService",
+            "tags": service.tags,
+            "power": service.power,
+            "powerId": f"{service.power}-1",
+            "state": "RUNNING" if current and current["state"] == "ACTIVE" else "READY",
+            "scale": service.scale,
+            "isDisabled": service.is_disabled,
+            "principalArn": f"arn:aws:iam::{self.account}:role/amazon/lightsail/"
+            f"{service.region}/containers/{service.name}/service",
+            "privateDomainName": f"{service.name}.service.local",
+            "url": f"https://{service.name}.emulated.{service.region}.cs.amazonlightsail.com/",
+            "privateRegistryAccess": {
+                "ecrImagePullerRole": {
+                    "isActive": service.role_active,
+                    "principalArn": service.role_arn,
+                }
+            },
+        }
+        if current:
+            described["currentDeployment"] = current
+        return described
+
+    def _op_CreateContainerService(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = p["serviceName"]
+        if (region, name) in self.services:
+            raise LightsailError("InvalidInputException", f"{name} already exists")
+        service = Service(name, region, p["power"], int(p["scale"]), p.get("tags", []))
+        self.services[(region, name)] = service
+        role = p.get("privateRegistryAccess", {}).get("ecrImagePullerRole", {})
+        if role.get("isActive"):
+            self._activate(service)
+        return {"containerService": self._describe(service)}
+
+    def _op_GetContainerServices(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        if p.get("serviceName"):
+            return {"containerServices": [self._describe(self._find(region, p["serviceName"]))]}
+        return {
+            "containerServices": [
+                self._describe(s) for (r, _), s in self.services.items() if r == region
+            ]
+        }
+
+    def _op_UpdateContainerService(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        service = self._find(region, p["serviceName"])
+        service.power = p.get("power", service.power)
+        service.scale = int(p.get("scale", service.scale))
+        service.is_disabled = bool(p.get("isDisabled", service.is_disabled))
+        role = p.get("privateRegistryAccess", {}).get("ecrImagePullerRole")
+        if role is not None:
+            if role.get("isActive") and not service.role_active:
+                self._activate(service)
+            elif not role.get("isActive"):
+                service.role_active, service.role_arn = False, ""
+        return {"containerService": self._describe(service)}
+
+    def _op_DeleteContainerService(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        self._find(region, p["serviceName"])
+        del self.services[(region, p["serviceName"])]
+        return {}
+
+    def _op_TagResource(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        service = self._find(region, p["resourceName"])
+        keys = {t["key"] for t in p["tags"]}
+        service.tags = [t for t in service.tags if t["key"] not in keys] + p["tags"]
+        return {}
+
+    def _op_CreateContainerServiceDeployment(  # noqa: N802
+        self, region: str, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        service = self._find(region, p["serviceName"])
+        pullable = all(
+            self._can_pull(service, c["image"]) for c in p.get("containers", {}).values()
+        )
+        service.deployments.append(
+            {
+                "version": len(service.deployments) + 1,
+                # The real service cancels a deployment whose image it cannot pull.
+                "state": "ACTIVE" if pullable else "FAILED",
+                "containers": p.get("containers", {}),
+                "publicEndpoint": p.get("publicEndpoint", {}),
+                "createdAt": dt.datetime.now(dt.UTC).timestamp(),
+            }
+        )
+        return {"containerService": self._describe(service)}
+
+    def _can_pull(self, service: Service, image: str) -> bool:
+        """Whether the puller role may pull ``image`` (an ECR URI) under its repository policy."""
+        if ".dkr.ecr." not in image:
+            return True  # a public image needs no grant
+        if not service.role_active or not service.role_arn:
+            return False
+        repository = image.split("/", 1)[1].split(":")[0].split("@")[0]
+        ecr = boto3.client("ecr", region_name=service.region)
+        try:
+            text = ecr.get_repository_policy(repositoryName=repository)["policyText"]
+        except ecr.exceptions.ClientError:
+            return False
+        statements = json.loads(text)["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            principal = statement.get("Principal", {})
+            arns = principal.get("AWS") if isinstance(principal, dict) else principal
+            arns = arns if isinstance(arns, list) else [arns]
+            actions = statement.get("Action", [])
+            actions = actions if isinstance(actions, list) else [actions]
+            if (
+                statement.get("Effect") == "Allow"
+                and service.role_arn in arns
+                and {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} <= set(actions)
+            ):
+                return True
+        return False
+
+
+def _response(status: int, body: dict[str, Any]) -> AWSResponse:
+    data = json.dumps(body).encode()
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "emulated"}
+    return AWSResponse("https://lightsail.emulated/", status, headers, _Body(data))  # type: ignore[arg-type]

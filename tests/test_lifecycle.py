@@ -1,0 +1,288 @@
+"""The real ``__main__.py`` through its whole life against emulated AWS.
+
+Each scenario asserts what is left in the emulated ECR, since that is what other
+teams would see: their statements equal and in order, ours added or gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emulation.cloud import EmulatedAws
+from emulation.engine import DeploymentFailed, Engine
+from tests.conftest import ACCOUNT, REGION, ROOT
+
+OURS = "AllowLightsailPull-web"
+CI_PUSH = {
+    "Sid": "CiPush",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
+    "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload"],
+    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
+}
+DENY_DELETE = {
+    "Sid": "DenyDelete",
+    "Effect": "Deny",
+    "Principal": {"AWS": "*"},
+    "Action": "ecr:BatchDeleteImage",
+}
+NO_SID = {
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/auditor"},
+    "Action": ["ecr:DescribeImages"],
+}
+OTHER_TEAMS = [CI_PUSH, DENY_DELETE, NO_SID]
+
+
+@pytest.fixture
+def cloud() -> Iterator[EmulatedAws]:
+    with EmulatedAws(region=REGION, arn_after_polls=3) as aws:
+        aws.create_repository("team/app", {"Version": "2012-10-17", "Statement": OTHER_TEAMS})
+        aws.create_repository("team/worker")
+        yield aws
+
+
+def config(service: str = "web", **keys: Any) -> dict[str, Any]:
+    values = {"serviceName": service, "repositories": ["team/app", "team/worker"], **keys}
+    return {
+        "config": {
+            "aws:region": REGION,
+            **{f"lightsail-ecr-access:{k}": v for k, v in values.items()},
+        }
+    }
+
+
+def stack(**keys: Any) -> Engine:
+    return Engine(ROOT, "dev", config(**keys))
+
+
+def sids(document: dict[str, Any] | None) -> list[str | None]:
+    assert document is not None
+    statements = document["Statement"]
+    statements = statements if isinstance(statements, list) else [statements]
+    return [s.get("Sid") for s in statements]
+
+
+def ours(cloud: EmulatedAws, repository: str, service: str = "web") -> dict[str, Any]:
+    document = cloud.policy(repository)
+    assert document is not None
+    return next(s for s in document["Statement"] if s.get("Sid") == f"AllowLightsailPull-{service}")
+
+
+def test_up_on_a_repository_without_policy_writes_the_guides_document(cloud: EmulatedAws) -> None:
+    report = stack().up()
+
+    role_arn = report.outputs["pullerRolePrincipalArn"]
+    assert role_arn == cloud.lightsail.service("web", REGION).role_arn != ""
+    assert cloud.policy("team/worker") == {
+        "Version": "2008-10-17",
+        "Statement": [
+            {
+                "Sid": OURS,
+                "Effect": "Allow",
+                "Principal": {"AWS": role_arn},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            }
+        ],
+    }
+    # The ARN appeared only after polling, and the wait was spent in virtual time.
+    assert cloud.clock.slept
+
+
+def test_up_keeps_other_teams_statements_equal_and_in_order(cloud: EmulatedAws) -> None:
+    stack().up()
+
+    document = cloud.policy("team/app")
+    assert document is not None
+    assert document["Version"] == "2012-10-17"
+    assert document["Statement"][:3] == OTHER_TEAMS
+    assert sids(document) == ["CiPush", "DenyDelete", None, OURS]
+
+
+def test_single_object_statement_is_kept(cloud: EmulatedAws) -> None:
+    cloud.set_policy("team/worker", {"Version": "2012-10-17", "Statement": CI_PUSH})
+    stack().up()
+
+    assert sids(cloud.policy("team/worker")) == ["CiPush", OURS]
+    assert cloud.policy("team/worker")["Statement"][0] == CI_PUSH  # type: ignore[index]
+
+
+def test_up_again_changes_nothing(cloud: EmulatedAws) -> None:
+    engine = stack()
+    engine.up()
+    before = cloud.policy("team/app")
+    writes = len(cloud.lightsail.calls_of("UpdateContainerService"))
+
+    again = engine.up()
+
+    assert not again.changed, again.summary()
+    assert len(again.unchanged) == 6
+    assert cloud.policy("team/app") == before
+    assert len(cloud.lightsail.calls_of("UpdateContainerService")) == writes
+
+
+def test_statement_added_out_of_band_survives_the_next_up(cloud: EmulatedAws) -> None:
+    engine = stack()
+    engine.up()
+    document = cloud.policy("team/app")
+    assert document is not None
+    late = {
+        "Sid": "LateComer",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": ["ecr:DescribeImages"],
+    }
+    cloud.set_policy("team/app", {**document, "Statement": [*document["Statement"], late]})
+
+    report = engine.up()
+
+    assert "web-policy-team/app" in report.updated
+    assert sids(cloud.policy("team/app")) == ["CiPush", "DenyDelete", None, OURS, "LateComer"]
+
+
+def test_repository_taken_off_the_list_loses_only_our_statement(cloud: EmulatedAws) -> None:
+    engine = stack()
+    engine.up()
+    engine.set_config(config(repositories=["team/worker"]))
+
+    report = engine.up()
+
+    assert report.deleted == ["web-grant-team/app"]
+    assert report.retained == ["web-policy-team/app"]
+    assert cloud.policy("team/app") == {"Version": "2012-10-17", "Statement": OTHER_TEAMS}
+    assert sids(cloud.policy("team/worker")) == [OURS]
+
+
+def test_access_switched_off_deactivates_role_and_revokes_everywhere(cloud: EmulatedAws) -> None:
+    engine = stack()
+    engine.up()
+    engine.set_config(config(privateRegistryAccess=False))
+
+    report = engine.up()
+
+    assert "web-puller-role" in report.updated
+    assert not cloud.lightsail.service("web", REGION).role_active
+    assert cloud.policy("team/app") == {"Version": "2012-10-17", "Statement": OTHER_TEAMS}
+    assert cloud.policy("team/worker") is None
+    assert report.outputs["pullerRolePrincipalArn"] == ""
+
+
+def test_destroy_removes_only_our_statements(cloud: EmulatedAws) -> None:
+    engine = stack()
+    engine.up()
+
+    report = engine.destroy()
+
+    assert cloud.policy("team/app") == {"Version": "2012-10-17", "Statement": OTHER_TEAMS}
+    assert cloud.policy("team/worker") is None  # ours was its only statement
+    assert ("web", REGION) not in cloud.lightsail.services
+    assert sorted(report.retained) == ["web-policy-team/app", "web-policy-team/worker"]
+    assert engine.state == {}
+
+
+def test_two_stacks_share_a_repository(cloud: EmulatedAws) -> None:
+    web = Engine(ROOT, "web", config("web", repositories=["team/app"]))
+    jobs = Engine(ROOT, "jobs", config("jobs", repositories=["team/app"]))
+    web.up()
+    jobs.up()
+    assert sids(cloud.policy("team/app")) == ["CiPush", "DenyDelete", None, OURS,
+                                              "AllowLightsailPull-jobs"]
+    web.up()  # web's next run reads jobs' statement and keeps it
+    assert "AllowLightsailPull-jobs" in sids(cloud.policy("team/app"))
+
+    web.destroy()
+
+    assert sids(cloud.policy("team/app")) == ["CiPush", "DenyDelete", None,
+                                              "AllowLightsailPull-jobs"]
+    assert ours(cloud, "team/app", "jobs")["Principal"]["AWS"] == (
+        cloud.lightsail.service("jobs", REGION).role_arn
+    )
+
+
+def test_existing_service_with_role_off_is_activated_and_granted(cloud: EmulatedAws) -> None:
+    cloud.lightsail.add_existing_service("web", REGION, role_active=False)
+    engine = stack()
+    engine.import_resource(
+        "urn:pulumi:dev::lightsail-ecr-access::"
+        "lightsail-ecr:index:PrivateEcrContainerService$aws:lightsail/containerService:"
+        "ContainerService::web-service",
+        "aws:lightsail/containerService:ContainerService",
+        "web",
+        REGION,
+    )
+
+    report = engine.up()
+
+    assert "web-service" in report.unchanged  # the provider never touches the role
+    activations = cloud.lightsail.calls_of("UpdateContainerService")
+    assert activations == [
+        {"serviceName": "web", "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": True}}}
+    ]
+    role_arn = cloud.lightsail.service("web", REGION).role_arn
+    assert role_arn and ours(cloud, "team/app")["Principal"] == {"AWS": role_arn}
+
+
+def test_deployment_runs_after_the_grants_and_pulls(cloud: EmulatedAws) -> None:
+    containers = [{"name": "api", "repository": "team/app", "tag": "1.0",
+                   "ports": {"8080": "HTTP"}}]
+    report = stack(containers=containers,
+                   publicEndpoint={"container": "api", "port": 8080}).up()
+
+    assert "web-deployment" in report.created
+    deployment = cloud.lightsail.service("web", REGION).deployments[-1]
+    assert deployment["state"] == "ACTIVE"
+    assert deployment["containers"]["api"]["image"] == (
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/app:1.0"
+    )
+
+
+# --- faults ------------------------------------------------------------------------
+
+
+def test_throttled_policy_read_is_retried(cloud: EmulatedAws) -> None:
+    cloud.fail("ecr", "GetRepositoryPolicy", "ThrottlingException", times=1)
+
+    stack().up()
+
+    assert OURS in sids(cloud.policy("team/app"))
+
+
+def test_access_denied_on_read_writes_nothing(cloud: EmulatedAws) -> None:
+    cloud.fail("ecr", "GetRepositoryPolicy", "AccessDeniedException")
+    engine = stack()
+
+    with pytest.raises(DeploymentFailed, match="ecr:GetRepositoryPolicy") as raised:
+        engine.up()
+
+    assert "operatorPolicy" in str(raised.value)
+    assert engine.state == {}
+    assert cloud.lightsail.services == {}
+    assert cloud.policy("team/worker") is None
+
+
+def test_destroy_succeeds_when_policy_or_repository_was_deleted_by_hand(
+    cloud: EmulatedAws,
+) -> None:
+    engine = stack()
+    engine.up()
+    cloud.ecr.delete_repository_policy(repositoryName="team/app")
+    cloud.ecr.delete_repository(repositoryName="team/worker", force=True)
+
+    report = engine.destroy()
+
+    assert "web-grant-team/app" in report.deleted and "web-grant-team/worker" in report.deleted
+    assert cloud.policy("team/app") is None
+    assert engine.state == {}
+
+
+def test_arn_that_never_appears_fails_within_the_bound(cloud: EmulatedAws) -> None:
+    cloud.lightsail.arn_after_polls = None
+
+    with pytest.raises(DeploymentFailed, match=r"no principal ARN appeared after 3\d\d s"):
+        stack().up()
+
+    assert sum(cloud.clock.slept) <= 300
+    assert cloud.policy("team/worker") is None
