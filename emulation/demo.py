@@ -1,0 +1,106 @@
+"""A short story against emulated AWS: grant, re-run, destroy; other teams' statements stay.
+
+Run from the project root: ``python -m emulation.demo``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from emulation.cloud import EmulatedAws
+from emulation.engine import Engine, RunReport
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_FILE = Path(__file__).resolve().parent / "Pulumi.demo.yaml"
+REPOSITORY = "orders/api"
+OTHER_TEAMS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "CiPushFromPlatformTeam",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:role/platform-ci"},
+            "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                       "ecr:CompleteLayerUpload"],
+            "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
+        },
+        {
+            "Sid": "SecurityTeamDenyImageDeletion",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "ecr:BatchDeleteImage",
+        },
+    ],
+}
+
+
+def pretty(document: dict[str, Any] | None) -> list[str]:
+    if document is None:
+        return ["(no repository policy)"]
+    return json.dumps(document, indent=2).splitlines()
+
+
+def show_diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    print(f"  policy of {REPOSITORY}, before -> after:")
+    diff = list(difflib.unified_diff(pretty(before), pretty(after), "before", "after",
+                                     lineterm="", n=2))
+    for line in diff or ["  (unchanged)"]:
+        print(f"    {line}")
+
+
+def show_report(title: str, report: RunReport) -> None:
+    print(f"\n== {title}: {report.summary()}")
+    for kind in ("created", "updated", "replaced", "deleted", "retained"):
+        for name in getattr(report, kind):
+            print(f"  {kind:9} {name}")
+
+
+def main() -> int:
+    print("EMULATED AWS: ECR by moto, Lightsail by an in-process emulation; no call leaves")
+    print("this machine and no account is used. The program is the real __main__.py.\n")
+    with EmulatedAws(region="us-east-1", arn_after_polls=3) as aws:
+        aws.create_repository(REPOSITORY, OTHER_TEAMS)
+        print(f"ECR repository {REPOSITORY} already holds two other teams' statements:")
+        print("\n".join(f"  {line}" for line in pretty(aws.policy(REPOSITORY))))
+
+        engine = Engine(ROOT, "demo", STACK_FILE)
+        before = aws.policy(REPOSITORY)
+        report = engine.up()
+        show_report("pulumi up", report)
+        show_diff(before, aws.policy(REPOSITORY))
+        print("  stack outputs:")
+        for key, value in report.outputs.items():
+            if key != "operatorPolicy":
+                print(f"    {key}: {value}")
+        waited = sum(aws.clock.slept)
+        print(f"  (the puller role's ARN appeared after {waited:.0f} s of polling with backoff)")
+
+        report = engine.up()
+        show_report("pulumi up, again", report)
+        quiet = not report.changed
+        print("  nothing to change" if quiet else "  UNEXPECTED CHANGES")
+
+        before = aws.policy(REPOSITORY)
+        report = engine.destroy()
+        show_report("pulumi destroy", report)
+        print("  (retained: Pulumi forgets the policy resource and leaves the document in ECR;")
+        print("   the grant finalizer took out only this service's statement)")
+        show_diff(before, aws.policy(REPOSITORY))
+        kept = aws.policy(REPOSITORY) == OTHER_TEAMS
+        print("  the other teams' statements are " + ("intact." if kept else "NOT intact!"))
+
+    print("\nTo run the same program for real (Pulumi CLI and AWS credentials needed):")
+    print("  pulumi stack init dev && pulumi config set aws:region us-east-1")
+    print("  pulumi config set serviceName orders-api")
+    print("  pulumi config set --path 'repositories[0]' orders/api")
+    print("  pulumi preview --diff   # shows the merged policy documents")
+    print("  pulumi up")
+    return 0 if kept and quiet else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
