@@ -20,7 +20,7 @@ from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
 from components import puller_role
-from emulation.lightsail import LightsailEmulator
+from emulation.lightsail import LightsailEmulator, ResponseBody
 
 _FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "emulated",
@@ -43,14 +43,6 @@ class VirtualClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.offset += seconds
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self._data
 
 
 class EmulatedAws:
@@ -126,7 +118,7 @@ class EmulatedAws:
                 remaining[0] -= 1
             body = json.dumps({"__type": code, "message": f"emulated {code}"}).encode()
             headers = {"Content-Type": "application/x-amz-json-1.1"}
-            return AWSResponse("https://emulated/", 400, headers, _Body(data=body))  # type: ignore[arg-type]
+            return AWSResponse("https://emulated/", 400, headers, ResponseBody(body))  # type: ignore[arg-type]
 
         entry = (f"before-send.{service}.{operation}", handler)
         BUILTIN_HANDLERS.append(entry)

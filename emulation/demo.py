@@ -24,8 +24,12 @@ OTHER_TEAMS = {
             "Sid": "CiPushFromPlatformTeam",
             "Effect": "Allow",
             "Principal": {"AWS": "arn:aws:iam::123456789012:role/platform-ci"},
-            "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-                       "ecr:CompleteLayerUpload"],
+            "Action": [
+                "ecr:PutImage",
+                "ecr:InitiateLayerUpload",
+                "ecr:UploadLayerPart",
+                "ecr:CompleteLayerUpload",
+            ],
             "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
         },
         {
@@ -46,8 +50,9 @@ def pretty(document: dict[str, Any] | None) -> list[str]:
 
 def show_diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
     print(f"  policy of {REPOSITORY}, before -> after:")
-    diff = list(difflib.unified_diff(pretty(before), pretty(after), "before", "after",
-                                     lineterm="", n=2))
+    diff = list(
+        difflib.unified_diff(pretty(before), pretty(after), "before", "after", lineterm="", n=2)
+    )
     for line in diff or ["  (unchanged)"]:
         print(f"    {line}")
 

@@ -95,7 +95,8 @@ def _empty(value: Any) -> bool:
 def _changed_keys(olds: dict[str, Any], news: dict[str, Any], ignore: set[str]) -> list[str]:
     keys = (set(olds) | set(news)) - ignore - {_PROVIDER_KEY}
     return sorted(
-        k for k in keys
+        k
+        for k in keys
         if olds.get(k) != news.get(k) and not (_empty(olds.get(k)) and _empty(news.get(k)))
     )
 
@@ -140,8 +141,11 @@ class _InvokeAnswers(pulumi.runtime.Mocks):
             }, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             identity = boto3.client("sts").get_caller_identity()
-            return {"accountId": identity["Account"], "arn": identity["Arn"],
-                    "userId": identity["UserId"]}, []
+            return {
+                "accountId": identity["Account"],
+                "arn": identity["Arn"],
+                "userId": identity["UserId"],
+            }, []
         raise NotImplementedError(f"invoke {args.token} is not emulated")
 
 
@@ -193,13 +197,17 @@ class Engine:
             sys.path.insert(0, str(self.project_dir))
         monitor = EngineMonitor(self)
         pulumi.runtime.set_mocks(
-            monitor.mocks, project=self.project, stack=self.stack, preview=False,
+            monitor.mocks,
+            project=self.project,
+            stack=self.stack,
+            preview=False,
             monitor=monitor,
         )
         pulumi.runtime.set_all_config(self._config_strings())
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
         try:
+
             def program() -> None:
                 runpy.run_path(str(main), run_name="__main__")
 
@@ -275,9 +283,7 @@ class Engine:
             self.state[urn] = new
             return new.id, new.outputs
 
-    def _diff(
-        self, old: ResourceState, new: ResourceState, ignore: set[str]
-    ) -> tuple[bool, bool]:
+    def _diff(self, old: ResourceState, new: ResourceState, ignore: set[str]) -> tuple[bool, bool]:
         if new.type.startswith(_DYNAMIC):
             provider = _provider_of(new.inputs)
             new.inputs = provider.check(old.inputs, new.inputs).inputs or new.inputs
@@ -303,8 +309,9 @@ class Engine:
     def _delete_all(self, doomed: list[ResourceState]) -> None:
         """Delete dependents before what they depend on (reverse of creation order)."""
         order = list(self.state)
-        doomed.sort(key=lambda s: order.index(s.urn) if s.urn in order else len(order),
-                    reverse=True)
+        doomed.sort(
+            key=lambda s: order.index(s.urn) if s.urn in order else len(order), reverse=True
+        )
         for resource in doomed:
             if resource.custom and not resource.retain_on_delete:
                 if resource.type.startswith(_DYNAMIC):

@@ -30,7 +30,7 @@ ACCOUNT = "123456789012"
 _EVENT = "before-send.lightsail"
 
 
-class _Body:
+class ResponseBody:
     """The raw-response shape botocore reads a body from."""
 
     def __init__(self, data: bytes) -> None:
@@ -113,8 +113,10 @@ class LightsailEmulator:
                     self, f"_op_{operation}"
                 )
             except AttributeError:
-                return _response(400, {"__type": "InvalidInputException",
-                                       "message": f"{operation} is not emulated"})
+                return _response(
+                    400,
+                    {"__type": "InvalidInputException", "message": f"{operation} is not emulated"},
+                )
             try:
                 return _response(200, handler(region, params))
             except LightsailError as exc:
@@ -267,4 +269,4 @@ class LightsailEmulator:
 def _response(status: int, body: dict[str, Any]) -> AWSResponse:
     data = json.dumps(body).encode()
     headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "emulated"}
-    return AWSResponse("https://lightsail.emulated/", status, headers, _Body(data))  # type: ignore[arg-type]
+    return AWSResponse("https://lightsail.emulated/", status, headers, ResponseBody(data))  # type: ignore[arg-type]

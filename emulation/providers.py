@@ -147,8 +147,11 @@ class DeploymentVersionProvider:
                 f"{deployment['state']}: the service could not pull its images"
             )
         version = str(deployment["version"])
-        return f"{inputs['serviceName']}/{version}", {**inputs, "version": int(version),
-                                                       "state": deployment["state"]}
+        return f"{inputs['serviceName']}/{version}", {
+            **inputs,
+            "version": int(version),
+            "state": deployment["state"],
+        }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         raise AssertionError("every change to a deployment version replaces it")

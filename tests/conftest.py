@@ -22,6 +22,31 @@ ROLE_ARN = (
     "private-repo-access/3EXAMPLE"
 )
 
+# Another team's statement, with a Condition: it must survive every run untouched.
+CI_PUSH = {
+    "Sid": "CiPush",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
+    "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload"],
+    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
+}
+
+
+def container_services(
+    active: bool, principal_arn: str = "", service: str = "web"
+) -> dict[str, Any]:
+    """A GetContainerServices answer describing one service's puller role."""
+    return {
+        "containerServices": [
+            {
+                "containerServiceName": service,
+                "privateRegistryAccess": {
+                    "ecrImagePullerRole": {"isActive": active, "principalArn": principal_arn}
+                },
+            }
+        ]
+    }
+
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,16 +11,9 @@ import pytest
 from components import ConfigurationError, PrivateEcrContainerService
 from components.aws_api import AwsCallError
 from components.policy import statement_sid
-from tests.conftest import ACCOUNT, REGION, ROLE_ARN
+from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN
 from tests.mock_program import Recording, run_program
 
-OTHER_TEAM = {
-    "Sid": "CiPush",
-    "Effect": "Allow",
-    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
-    "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload"],
-    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
-}
 SERVICE_TYPE = "aws:lightsail/containerService:ContainerService"
 POLICY_TYPE = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 DEPLOYMENT_TYPE = (
@@ -35,7 +28,7 @@ def repos(ecr: Any) -> Any:
     ecr.create_repository(repositoryName="team/worker")
     ecr.set_repository_policy(
         repositoryName="team/app",
-        policyText=json.dumps({"Version": "2012-10-17", "Statement": [OTHER_TEAM]}),
+        policyText=json.dumps({"Version": "2012-10-17", "Statement": [CI_PUSH]}),
     )
     return ecr
 
@@ -109,7 +102,7 @@ def test_merged_document_keeps_other_statements_and_adds_the_guide_statement(rep
 
     app = written_policy(recording, "team/app")
     assert app["Version"] == "2012-10-17"
-    assert app["Statement"][0] == OTHER_TEAM
+    assert app["Statement"][0] == CI_PUSH
     assert app["Statement"][1] == {
         "Sid": "AllowLightsailPull-web",
         "Effect": "Allow",
@@ -186,9 +179,7 @@ def test_two_services_on_one_repository_share_one_policy_resource(repos: Any) ->
 
 
 def test_access_off_requests_no_role_and_makes_no_grant(repos: Any) -> None:
-    recording, outputs = run_program(
-        lambda: outputs_of(build(private_registry_access=False))
-    )
+    recording, outputs = run_program(lambda: outputs_of(build(private_registry_access=False)))
 
     assert recording.of_type(POLICY_TYPE) == [] and recording.of_type(":GrantFinalizer") == []
     assert recording.one(":PullerRole").inputs["active"] is False
@@ -232,7 +223,7 @@ def test_statement_with_our_sid_but_other_content_is_replaced_with_a_warning(
     }
     repos.set_repository_policy(
         repositoryName="team/app",
-        policyText=json.dumps({"Version": "2012-10-17", "Statement": [stale, OTHER_TEAM]}),
+        policyText=json.dumps({"Version": "2012-10-17", "Statement": [stale, CI_PUSH]}),
     )
     with caplog.at_level("WARNING"):
         recording, _ = run_program(lambda: outputs_of(build()))
@@ -254,17 +245,31 @@ def test_statement_with_our_sid_but_other_content_is_replaced_with_a_warning(
         ({"scale": 21}, "1 to 20"),
         ({"region": "useast1"}, "aws:region"),
         ({"private_registry_access": "yes"}, "true or false"),
-        ({"repositories": ["team/app", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app"]},
-         "listed twice"),
-        ({"repositories": [f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/team/app"]},
-         "Region eu-west-1, but the container service is in us-east-1"),
-        ({"repositories": ["arn:aws:ecr:us-east-1:999999999999:repository/team/app"]},
-         "belongs to account 999999999999, but this stack deploys into account 123456789012"),
-        ({"containers": [{"name": "api", "repository": "other/repo", "tag": "1"}]},
-         "not granted"),
+        (
+            {"repositories": ["team/app", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app"]},
+            "listed twice",
+        ),
+        (
+            {"repositories": [f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/team/app"]},
+            "Region eu-west-1, but the container service is in us-east-1",
+        ),
+        (
+            {"repositories": ["arn:aws:ecr:us-east-1:999999999999:repository/team/app"]},
+            "belongs to account 999999999999, but this stack deploys into account 123456789012",
+        ),
+        ({"containers": [{"name": "api", "repository": "other/repo", "tag": "1"}]}, "not granted"),
     ],
-    ids=["name", "power", "scale", "region", "access", "duplicate", "other-region",
-         "other-account", "ungranted-image"],
+    ids=[
+        "name",
+        "power",
+        "scale",
+        "region",
+        "access",
+        "duplicate",
+        "other-region",
+        "other-account",
+        "ungranted-image",
+    ],
 )
 def test_bad_input_is_refused_before_anything_is_registered(
     repos: Any, overrides: dict[str, Any], expected: str
@@ -286,15 +291,13 @@ def test_policy_that_is_not_a_policy_is_left_alone(repos: Any, monkeypatch: Any)
     from components import aws_api
 
     monkeypatch.setattr(aws_api, "get_policy_text", lambda *_: '{"Statement": 42}')
-    recording = _run_failing(
-        build, ConfigurationError, "policy of repository team/app"
-    )
+    recording = _run_failing(build, ConfigurationError, "policy of repository team/app")
     assert recording.resources == []
 
 
 def test_merged_document_over_the_size_limit_says_by_how_much(repos: Any) -> None:
     padding = [
-        {**OTHER_TEAM, "Sid": f"Team{i}", "Condition": {"StringEquals": {"k": "v" * 400}}}
+        {**CI_PUSH, "Sid": f"Team{i}", "Condition": {"StringEquals": {"k": "v" * 400}}}
         for i in range(22)
     ]
     repos.set_repository_policy(

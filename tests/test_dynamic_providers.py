@@ -24,25 +24,12 @@ from pulumi.dynamic.dynamic import serialize_provider
 from components import aws_api, puller_role
 from components.dynamic_providers import GrantFinalizerProvider, PullerRoleProvider
 from components.policy import pull_statement, statement_sid
-from tests.conftest import ACCOUNT, REGION, ROLE_ARN
+from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services
 
 SERVICE = "web"
 REPOSITORY = "team/app"
 SID = statement_sid(SERVICE)
 GET = {"serviceName": SERVICE}
-
-
-def services(active: bool, principal_arn: str = "") -> dict[str, Any]:
-    return {
-        "containerServices": [
-            {
-                "containerServiceName": SERVICE,
-                "privateRegistryAccess": {
-                    "ecrImagePullerRole": {"isActive": active, "principalArn": principal_arn}
-                },
-            }
-        ]
-    }
 
 
 # --- (a) pickled by reference --------------------------------------------------------
@@ -214,7 +201,7 @@ ROLE_OUTS: dict[str, Any] = {**ROLE_PROPS, "principal_arn": ROLE_ARN}
 
 def test_role_create_activates_and_outputs_arn(lightsail: FakeLightsail) -> None:
     stubber = lightsail.stubber
-    stubber.add_response("get_container_services", services(False), GET)
+    stubber.add_response("get_container_services", container_services(False), GET)
     stubber.add_response(
         "update_container_service",
         {},
@@ -223,8 +210,8 @@ def test_role_create_activates_and_outputs_arn(lightsail: FakeLightsail) -> None
             "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": True}},
         },
     )
-    stubber.add_response("get_container_services", services(True, ""), GET)
-    stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    stubber.add_response("get_container_services", container_services(True, ""), GET)
+    stubber.add_response("get_container_services", container_services(True, ROLE_ARN), GET)
 
     result = PullerRoleProvider().create(dict(ROLE_PROPS))
 
@@ -238,10 +225,10 @@ def test_role_create_activates_and_outputs_arn(lightsail: FakeLightsail) -> None
 
 def test_role_create_honours_timeout_seconds(lightsail: FakeLightsail) -> None:
     stubber = lightsail.stubber
-    stubber.add_response("get_container_services", services(True, ""), GET)
+    stubber.add_response("get_container_services", container_services(True, ""), GET)
     # Sleeps of 2 and 4 then the 1 s left: three polls, then the 7 s timeout is reached.
     for _ in range(3):
-        stubber.add_response("get_container_services", services(True, ""), GET)
+        stubber.add_response("get_container_services", container_services(True, ""), GET)
 
     with pytest.raises(puller_role.PullerRoleTimeout, match="'web'"):
         PullerRoleProvider().create({**ROLE_PROPS, "timeout_seconds": 7})
@@ -253,7 +240,9 @@ def test_role_create_honours_timeout_seconds(lightsail: FakeLightsail) -> None:
 def test_role_diff_identical_with_matching_live_role_is_no_change(
     lightsail: FakeLightsail,
 ) -> None:
-    lightsail.stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    lightsail.stubber.add_response(
+        "get_container_services", container_services(True, ROLE_ARN), GET
+    )
 
     result = PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
 
@@ -263,7 +252,7 @@ def test_role_diff_identical_with_matching_live_role_is_no_change(
 
 
 def test_role_diff_sees_role_switched_off_by_hand(lightsail: FakeLightsail) -> None:
-    lightsail.stubber.add_response("get_container_services", services(False), GET)
+    lightsail.stubber.add_response("get_container_services", container_services(False), GET)
 
     result = PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
 
@@ -274,7 +263,9 @@ def test_role_diff_sees_role_switched_off_by_hand(lightsail: FakeLightsail) -> N
 
 def test_role_diff_sees_a_different_live_arn(lightsail: FakeLightsail) -> None:
     other_arn = ROLE_ARN.replace("3EXAMPLE", "4EXAMPLE")
-    lightsail.stubber.add_response("get_container_services", services(True, other_arn), GET)
+    lightsail.stubber.add_response(
+        "get_container_services", container_services(True, other_arn), GET
+    )
 
     result = PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
 
@@ -285,7 +276,9 @@ def test_role_diff_sees_a_different_live_arn(lightsail: FakeLightsail) -> None:
 def test_role_diff_sees_role_switched_on_by_hand(lightsail: FakeLightsail) -> None:
     olds = {**ROLE_OUTS, "active": False, "principal_arn": ""}
     news = {**ROLE_PROPS, "active": False}
-    lightsail.stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    lightsail.stubber.add_response(
+        "get_container_services", container_services(True, ROLE_ARN), GET
+    )
 
     result = PullerRoleProvider().diff("us-east-1/web", olds, news)
 
@@ -328,7 +321,7 @@ def test_role_diff_failed_live_look_is_no_change(lightsail: FakeLightsail) -> No
 
 def test_role_update_deactivates(lightsail: FakeLightsail) -> None:
     stubber = lightsail.stubber
-    stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    stubber.add_response("get_container_services", container_services(True, ROLE_ARN), GET)
     stubber.add_response(
         "update_container_service",
         {},
@@ -348,7 +341,7 @@ def test_role_update_deactivates(lightsail: FakeLightsail) -> None:
 
 
 def test_role_read_reports_live_state(lightsail: FakeLightsail) -> None:
-    lightsail.stubber.add_response("get_container_services", services(False), GET)
+    lightsail.stubber.add_response("get_container_services", container_services(False), GET)
 
     result = PullerRoleProvider().read("us-east-1/web", dict(ROLE_OUTS))
 

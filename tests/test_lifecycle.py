@@ -13,16 +13,9 @@ import pytest
 
 from emulation.cloud import EmulatedAws
 from emulation.engine import DeploymentFailed, Engine
-from tests.conftest import ACCOUNT, REGION, ROOT
+from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROOT
 
 OURS = "AllowLightsailPull-web"
-CI_PUSH = {
-    "Sid": "CiPush",
-    "Effect": "Allow",
-    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
-    "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload"],
-    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
-}
 DENY_DELETE = {
     "Sid": "DenyDelete",
     "Effect": "Deny",
@@ -188,15 +181,24 @@ def test_two_stacks_share_a_repository(cloud: EmulatedAws) -> None:
     jobs = Engine(ROOT, "jobs", config("jobs", repositories=["team/app"]))
     web.up()
     jobs.up()
-    assert sids(cloud.policy("team/app")) == ["CiPush", "DenyDelete", None, OURS,
-                                              "AllowLightsailPull-jobs"]
+    assert sids(cloud.policy("team/app")) == [
+        "CiPush",
+        "DenyDelete",
+        None,
+        OURS,
+        "AllowLightsailPull-jobs",
+    ]
     web.up()  # web's next run reads jobs' statement and keeps it
     assert "AllowLightsailPull-jobs" in sids(cloud.policy("team/app"))
 
     web.destroy()
 
-    assert sids(cloud.policy("team/app")) == ["CiPush", "DenyDelete", None,
-                                              "AllowLightsailPull-jobs"]
+    assert sids(cloud.policy("team/app")) == [
+        "CiPush",
+        "DenyDelete",
+        None,
+        "AllowLightsailPull-jobs",
+    ]
     assert ours(cloud, "team/app", "jobs")["Principal"]["AWS"] == (
         cloud.lightsail.service("jobs", REGION).role_arn
     )
@@ -226,10 +228,10 @@ def test_existing_service_with_role_off_is_activated_and_granted(cloud: Emulated
 
 
 def test_deployment_runs_after_the_grants_and_pulls(cloud: EmulatedAws) -> None:
-    containers = [{"name": "api", "repository": "team/app", "tag": "1.0",
-                   "ports": {"8080": "HTTP"}}]
-    report = stack(containers=containers,
-                   publicEndpoint={"container": "api", "port": 8080}).up()
+    containers = [
+        {"name": "api", "repository": "team/app", "tag": "1.0", "ports": {"8080": "HTTP"}}
+    ]
+    report = stack(containers=containers, publicEndpoint={"container": "api", "port": 8080}).up()
 
     assert "web-deployment" in report.created
     deployment = cloud.lightsail.service("web", REGION).deployments[-1]

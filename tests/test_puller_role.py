@@ -16,24 +16,10 @@ from botocore.stub import Stubber
 
 from components import aws_api, puller_role
 from components.puller_role import PullerRoleTimeout, ensure_puller_role
-from tests.conftest import REGION, ROLE_ARN
+from tests.conftest import REGION, ROLE_ARN, container_services
 
 SERVICE = "web"
 GET = {"serviceName": SERVICE}
-
-
-def services(active: bool, principal_arn: str = "") -> dict[str, Any]:
-    """A GetContainerServices answer describing one service's puller role."""
-    return {
-        "containerServices": [
-            {
-                "containerServiceName": SERVICE,
-                "privateRegistryAccess": {
-                    "ecrImagePullerRole": {"isActive": active, "principalArn": principal_arn}
-                },
-            }
-        ]
-    }
 
 
 def update_params(active: bool) -> dict[str, Any]:
@@ -75,7 +61,7 @@ def test_already_active_returns_arn_without_update(
     lightsail: tuple[Any, Stubber], fake_time: FakeTime
 ) -> None:
     client, stubber = lightsail
-    stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    stubber.add_response("get_container_services", container_services(True, ROLE_ARN), GET)
 
     arn = ensure_puller_role(client, SERVICE, True, sleep=fake_time.sleep, clock=fake_time.clock)
 
@@ -88,12 +74,12 @@ def test_inactive_is_activated_then_arn_awaited_with_backoff(
     lightsail: tuple[Any, Stubber], fake_time: FakeTime
 ) -> None:
     client, stubber = lightsail
-    stubber.add_response("get_container_services", services(False), GET)
+    stubber.add_response("get_container_services", container_services(False), GET)
     stubber.add_response("update_container_service", {}, update_params(True))
     # The ARN is empty on the first two polls and appears on the third.
-    stubber.add_response("get_container_services", services(True, ""), GET)
-    stubber.add_response("get_container_services", services(True, ""), GET)
-    stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    stubber.add_response("get_container_services", container_services(True, ""), GET)
+    stubber.add_response("get_container_services", container_services(True, ""), GET)
+    stubber.add_response("get_container_services", container_services(True, ROLE_ARN), GET)
 
     arn = ensure_puller_role(
         client, SERVICE, True, timeout=300, sleep=fake_time.sleep, clock=fake_time.clock
@@ -113,8 +99,8 @@ def test_active_without_arn_resumes_waiting_without_second_activation(
 ) -> None:
     """A re-run after a timeout waits again; it does not call UpdateContainerService."""
     client, stubber = lightsail
-    stubber.add_response("get_container_services", services(True, ""), GET)
-    stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    stubber.add_response("get_container_services", container_services(True, ""), GET)
+    stubber.add_response("get_container_services", container_services(True, ROLE_ARN), GET)
 
     arn = ensure_puller_role(client, SERVICE, True, sleep=fake_time.sleep, clock=fake_time.clock)
 
@@ -127,7 +113,7 @@ def test_active_is_deactivated_and_returns_empty(
     lightsail: tuple[Any, Stubber], fake_time: FakeTime
 ) -> None:
     client, stubber = lightsail
-    stubber.add_response("get_container_services", services(True, ROLE_ARN), GET)
+    stubber.add_response("get_container_services", container_services(True, ROLE_ARN), GET)
     stubber.add_response("update_container_service", {}, update_params(False))
 
     arn = ensure_puller_role(client, SERVICE, False, sleep=fake_time.sleep, clock=fake_time.clock)
@@ -141,7 +127,7 @@ def test_inactive_asked_inactive_makes_no_update(
     lightsail: tuple[Any, Stubber], fake_time: FakeTime
 ) -> None:
     client, stubber = lightsail
-    stubber.add_response("get_container_services", services(False), GET)
+    stubber.add_response("get_container_services", container_services(False), GET)
 
     arn = ensure_puller_role(client, SERVICE, False, sleep=fake_time.sleep, clock=fake_time.clock)
 
@@ -155,11 +141,11 @@ def test_arn_never_appearing_times_out_within_bound(
 ) -> None:
     timeout = 100.0
     client, stubber = lightsail
-    stubber.add_response("get_container_services", services(False), GET)
+    stubber.add_response("get_container_services", container_services(False), GET)
     stubber.add_response("update_container_service", {}, update_params(True))
     # Backoff 2, 4, 8, 16, then capped at 20, 20, 20, then the 10 s left: 8 polls.
     for _ in range(8):
-        stubber.add_response("get_container_services", services(True, ""), GET)
+        stubber.add_response("get_container_services", container_services(True, ""), GET)
 
     with pytest.raises(PullerRoleTimeout) as caught:
         ensure_puller_role(
@@ -185,8 +171,8 @@ def test_tiny_timeout_never_sleeps_past_it(
 ) -> None:
     """A timeout shorter than the first delay cuts that delay short."""
     client, stubber = lightsail
-    stubber.add_response("get_container_services", services(True, ""), GET)
-    stubber.add_response("get_container_services", services(True, ""), GET)
+    stubber.add_response("get_container_services", container_services(True, ""), GET)
+    stubber.add_response("get_container_services", container_services(True, ""), GET)
 
     with pytest.raises(PullerRoleTimeout, match="'web'"):
         ensure_puller_role(
@@ -222,7 +208,7 @@ def test_access_denied_on_update_names_the_action(
     lightsail: tuple[Any, Stubber], fake_time: FakeTime
 ) -> None:
     client, stubber = lightsail
-    stubber.add_response("get_container_services", services(False), GET)
+    stubber.add_response("get_container_services", container_services(False), GET)
     stubber.add_client_error(
         "update_container_service",
         service_error_code="AccessDeniedException",
@@ -245,9 +231,9 @@ def test_activation_never_returns_an_arn_read_before_it(
     """An inactive role that still reports an old ARN: wait for the new one."""
     client, stubber = lightsail
     new_arn = ROLE_ARN.replace("3EXAMPLE", "4NEW")
-    stubber.add_response("get_container_services", services(False, ROLE_ARN), GET)
+    stubber.add_response("get_container_services", container_services(False, ROLE_ARN), GET)
     stubber.add_response("update_container_service", {}, update_params(True))
-    stubber.add_response("get_container_services", services(True, new_arn), GET)
+    stubber.add_response("get_container_services", container_services(True, new_arn), GET)
 
     arn = ensure_puller_role(client, SERVICE, True, sleep=fake_time.sleep, clock=fake_time.clock)
 
