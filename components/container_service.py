@@ -185,4 +185,3 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
                 "operator_policy": self.operator_policy,
             }
         )
-

@@ -132,18 +132,14 @@ def parse_policy(policy: str | Mapping[str, Any] | None) -> Document | None:
     else:
         loaded = copy.deepcopy(dict(policy))
     if not isinstance(loaded, dict):
-        raise MalformedPolicyError(
-            f"the policy must be a JSON object, got {type(loaded).__name__}"
-        )
+        raise MalformedPolicyError(f"the policy must be a JSON object, got {type(loaded).__name__}")
     if "Statement" not in loaded:
         raise MalformedPolicyError("the policy has no Statement element")
     statements = loaded["Statement"]
     if isinstance(statements, dict):
         statements = [statements]
     if not isinstance(statements, list) or not all(isinstance(s, dict) for s in statements):
-        raise MalformedPolicyError(
-            "the policy's Statement must be an object or a list of objects"
-        )
+        raise MalformedPolicyError("the policy's Statement must be an object or a list of objects")
     return loaded
 
 

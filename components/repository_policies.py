@@ -161,9 +161,7 @@ class RepositoryPolicyBook:
             )
         entry.grants.append(Grant(service_name, principal_arn))
         # Fail on size before anything is written, with a role ARN of realistic length.
-        entry.merged_text(
-            {g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants}, warn=False
-        )
+        entry.merged_text({g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants}, warn=False)
 
         if entry.policy_resource is None:
             entry.policy_resource = aws.ecr.RepositoryPolicy(

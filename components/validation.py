@@ -32,16 +32,17 @@ def check_service_name(name: Any) -> str:
 def check_power(power: Any) -> str:
     if power not in POWERS:
         raise ConfigurationError(
-            f"power {power!r} is not a Lightsail container power; use one of "
-            + ", ".join(POWERS)
+            f"power {power!r} is not a Lightsail container power; use one of " + ", ".join(POWERS)
         )
     return str(power)
 
 
 def check_scale(scale: Any) -> int:
     # bool is an int in Python; `scale: true` in YAML is a mistake, not 1 node.
-    if isinstance(scale, bool) or not isinstance(scale, int) or not (
-        MIN_SCALE <= scale <= MAX_SCALE
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, int)
+        or not (MIN_SCALE <= scale <= MAX_SCALE)
     ):
         raise ConfigurationError(
             f"scale {scale!r} is out of range: a Lightsail container service runs "

@@ -118,7 +118,7 @@ class EmulatedAws:
                 remaining[0] -= 1
             body = json.dumps({"__type": code, "message": f"emulated {code}"}).encode()
             headers = {"Content-Type": "application/x-amz-json-1.1"}
-            return AWSResponse("https://emulated/", 400, headers, ResponseBody(body))  # type: ignore[arg-type]
+            return AWSResponse("https://emulated/", 400, headers, ResponseBody(body))
 
         entry = (f"before-send.{service}.{operation}", handler)
         BUILTIN_HANDLERS.append(entry)

@@ -101,6 +101,30 @@ def _changed_keys(olds: dict[str, Any], news: dict[str, Any], ignore: set[str]) 
     )
 
 
+def delete_order(doomed: list[ResourceState], state_order: list[str]) -> list[ResourceState]:
+    """Dependents (by dependency or parenthood) before what they depend on.
+
+    Among resources free to go, the one registered last goes first, as the engine does.
+    """
+    position = {urn: i for i, urn in enumerate(state_order)}
+    remaining = sorted(doomed, key=lambda r: position.get(r.urn, len(position)), reverse=True)
+    ordered: list[ResourceState] = []
+    while remaining:
+        free = next(
+            (
+                r
+                for r in remaining
+                if not any(
+                    o is not r and (r.urn in o.dependencies or o.parent == r.urn) for o in remaining
+                )
+            ),
+            remaining[0],  # a cycle cannot come from a program; do not hang on one
+        )
+        remaining.remove(free)
+        ordered.append(free)
+    return ordered
+
+
 class EngineMonitor(pulumi_mocks.MockMonitor):
     """The resource monitor: each registration becomes a step against the state."""
 
@@ -234,10 +258,8 @@ class Engine:
     def import_resource(self, urn: str, type_: str, id_: str, region: str) -> None:
         """Adopt an existing cloud resource into the state, as `pulumi import` does."""
         inputs = PROVIDERS[type_].read(id_, region)
-        parent = "::".join(urn.split("::")[:2]) + "::" + urn.split("::")[2].rsplit("$", 1)[0]
-        self.state[urn] = ResourceState(
-            urn, type_, True, id_, inputs, dict(inputs), parent, [], False
-        )
+        # Parent and dependencies are recorded when the program next registers it.
+        self.state[urn] = ResourceState(urn, type_, True, id_, inputs, dict(inputs), "", [], False)
 
     def _begin(self) -> None:
         self._report = RunReport()
@@ -307,12 +329,8 @@ class Engine:
         return PROVIDERS[new.type].update(old.id, old.outputs, new.inputs)
 
     def _delete_all(self, doomed: list[ResourceState]) -> None:
-        """Delete dependents before what they depend on (reverse of creation order)."""
-        order = list(self.state)
-        doomed.sort(
-            key=lambda s: order.index(s.urn) if s.urn in order else len(order), reverse=True
-        )
-        for resource in doomed:
+        """Delete each resource only once nothing else being deleted depends on it."""
+        for resource in delete_order(doomed, list(self.state)):
             if resource.custom and not resource.retain_on_delete:
                 if resource.type.startswith(_DYNAMIC):
                     # The *stored* provider runs the delete, as the engine does.

@@ -269,4 +269,4 @@ class LightsailEmulator:
 def _response(status: int, body: dict[str, Any]) -> AWSResponse:
     data = json.dumps(body).encode()
     headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "emulated"}
-    return AWSResponse("https://lightsail.emulated/", status, headers, ResponseBody(data))  # type: ignore[arg-type]
+    return AWSResponse("https://lightsail.emulated/", status, headers, ResponseBody(data))

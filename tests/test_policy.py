@@ -351,13 +351,9 @@ def test_parse_policy_keeps_single_object_statement_and_key_order() -> None:
 MERGE_CASES = [
     # (existing document, statements expected after the merge, expected `replaced`)
     pytest.param(doc([CI_PUSH]), [CI_PUSH, GUIDE_STATEMENT], None, id="list-one-other"),
-    pytest.param(
-        doc(CI_PUSH), [CI_PUSH, GUIDE_STATEMENT], None, id="single-object-other"
-    ),
+    pytest.param(doc(CI_PUSH), [CI_PUSH, GUIDE_STATEMENT], None, id="single-object-other"),
     pytest.param(doc([NO_SID]), [NO_SID, GUIDE_STATEMENT], None, id="statement-without-sid"),
-    pytest.param(
-        doc([WITH_CONDITION]), [WITH_CONDITION, GUIDE_STATEMENT], None, id="condition"
-    ),
+    pytest.param(doc([WITH_CONDITION]), [WITH_CONDITION, GUIDE_STATEMENT], None, id="condition"),
     pytest.param(
         doc([DENY_NOT_PRINCIPAL]),
         [DENY_NOT_PRINCIPAL, GUIDE_STATEMENT],
@@ -366,9 +362,7 @@ MERGE_CASES = [
     ),
     pytest.param(doc([NOT_ACTION]), [NOT_ACTION, GUIDE_STATEMENT], None, id="not-action"),
     pytest.param(doc([DENY]), [DENY, GUIDE_STATEMENT], None, id="deny"),
-    pytest.param(
-        doc([RESOURCE_STAR]), [RESOURCE_STAR, GUIDE_STATEMENT], None, id="resource-star"
-    ),
+    pytest.param(doc([RESOURCE_STAR]), [RESOURCE_STAR, GUIDE_STATEMENT], None, id="resource-star"),
     pytest.param(
         doc([CI_PUSH, DENY], Id="team-ecr-policy"),
         [CI_PUSH, DENY, GUIDE_STATEMENT],
@@ -381,9 +375,7 @@ MERGE_CASES = [
         None,
         id="version-2008",
     ),
-    pytest.param(
-        {"Statement": [CI_PUSH]}, [CI_PUSH, GUIDE_STATEMENT], None, id="no-version"
-    ),
+    pytest.param({"Statement": [CI_PUSH]}, [CI_PUSH, GUIDE_STATEMENT], None, id="no-version"),
     pytest.param(
         doc([CI_PUSH, GUIDE_STATEMENT, DENY]),
         [CI_PUSH, GUIDE_STATEMENT, DENY],
@@ -414,12 +406,8 @@ MERGE_CASES = [
         None,
         id="identical-duplicates-of-ours",
     ),
-    pytest.param(
-        doc(GUIDE_STATEMENT), [GUIDE_STATEMENT], None, id="single-object-ours-same"
-    ),
-    pytest.param(
-        doc(OURS_OLD), [GUIDE_STATEMENT], OURS_OLD, id="single-object-ours-different"
-    ),
+    pytest.param(doc(GUIDE_STATEMENT), [GUIDE_STATEMENT], None, id="single-object-ours-same"),
+    pytest.param(doc(OURS_OLD), [GUIDE_STATEMENT], OURS_OLD, id="single-object-ours-different"),
     pytest.param(
         doc([OTHER_SERVICE]),
         [OTHER_SERVICE, GUIDE_STATEMENT],
@@ -440,8 +428,15 @@ MERGE_CASES = [
     ),
     pytest.param(
         doc([CI_PUSH, NO_SID, WITH_CONDITION, DENY_NOT_PRINCIPAL, NOT_ACTION, RESOURCE_STAR]),
-        [CI_PUSH, NO_SID, WITH_CONDITION, DENY_NOT_PRINCIPAL, NOT_ACTION, RESOURCE_STAR,
-         GUIDE_STATEMENT],
+        [
+            CI_PUSH,
+            NO_SID,
+            WITH_CONDITION,
+            DENY_NOT_PRINCIPAL,
+            NOT_ACTION,
+            RESOURCE_STAR,
+            GUIDE_STATEMENT,
+        ],
         None,
         id="every-shape-at-once",
     ),
@@ -536,9 +531,7 @@ def test_two_services_merge_into_one_document() -> None:
             id="statements-without-sid-kept",
         ),
         pytest.param(doc([GUIDE_STATEMENT]), None, id="only-ours-list-means-delete"),
-        pytest.param(
-            doc([GUIDE_STATEMENT, OURS_OLD]), None, id="only-copies-of-ours-means-delete"
-        ),
+        pytest.param(doc([GUIDE_STATEMENT, OURS_OLD]), None, id="only-copies-of-ours-means-delete"),
         pytest.param(doc(GUIDE_STATEMENT), None, id="only-ours-single-object-means-delete"),
         pytest.param(doc(CI_PUSH, Id="x"), doc(CI_PUSH, Id="x"), id="single-object-not-ours"),
         pytest.param(
@@ -647,8 +640,8 @@ def test_serialise_keeps_the_documents_key_order() -> None:
         ' "Id": "x", "Version": "2012-10-17"}'
     )
     serialised = serialise(document)
-    assert serialised.index('"Statement"') < serialised.index('"Id"') < serialised.index(
-        '"Version"'
+    assert (
+        serialised.index('"Statement"') < serialised.index('"Id"') < serialised.index('"Version"')
     )
     assert serialised.index('"Action"') < serialised.index('"Effect"')
 

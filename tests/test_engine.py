@@ -1,0 +1,166 @@
+"""The emulated engine's own rules, on small programs of their own."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from emulation.cloud import EmulatedAws
+from emulation.engine import (
+    DeploymentFailed,
+    Engine,
+    ResourceState,
+    _changed_keys,
+    _InvokeAnswers,
+    delete_order,
+)
+from tests.conftest import ACCOUNT, REGION
+
+PROGRAM = textwrap.dedent(
+    """
+    import json
+    import pulumi
+    import pulumi_aws as aws
+
+    config = pulumi.Config()
+    statement = {"Sid": "Reader", "Effect": "Allow",
+                 "Principal": {"AWS": "arn:aws:iam::123456789012:role/reader"},
+                 "Action": ["ecr:BatchGetImage"]}
+    policy = aws.ecr.RepositoryPolicy(
+        "policy",
+        repository=config.require("repository"),
+        region="us-east-1",
+        policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    pulumi.export("repository", policy.repository)
+    pulumi.export("answer", config.get_int("answer"))
+    pulumi.export("names", config.get_object("names"))
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: tiny\nruntime: python\nconfig:\n"
+        "  answer:\n    type: integer\n    default: 42\n"
+        "  names:\n    type: array\n    items:\n      type: string\n    default: [a]\n"
+    )
+    (tmp_path / "__main__.py").write_text(PROGRAM)
+    return tmp_path
+
+
+@pytest.fixture
+def cloud() -> Iterator[EmulatedAws]:
+    with EmulatedAws(region=REGION) as aws:
+        aws.create_repository("first")
+        aws.create_repository("second")
+        yield aws
+
+
+def tiny(project: Path, **config: Any) -> Engine:
+    return Engine(project, "dev", {"config": {f"tiny:{k}": v for k, v in config.items()}})
+
+
+def test_defaults_from_the_project_file_and_values_from_the_stack_file(
+    project: Path, cloud: EmulatedAws, tmp_path: Path
+) -> None:
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text("config:\n  tiny:repository: first\n  tiny:names: [x, y]\n")
+
+    report = Engine(project, "dev", stack_file).up()
+
+    assert report.outputs == {"repository": "first", "answer": 42, "names": ["x", "y"]}
+
+
+def test_changed_replace_key_creates_the_new_one_before_deleting_the_old(
+    project: Path, cloud: EmulatedAws
+) -> None:
+    engine = tiny(project, repository="first")
+    assert engine.up().created == ["policy"]
+
+    engine.set_config({"config": {"tiny:repository": "second"}})
+    report = engine.up()
+
+    assert report.replaced == ["policy"] and report.deleted == ["policy"]
+    assert cloud.policy("second") is not None
+    # Not retained, so the provider's delete ran on the old repository.
+    assert cloud.policy("first") is None
+    assert engine.state[next(iter(engine.state))].inputs["repository"] == "second"
+
+
+def test_unchanged_inputs_mean_no_operation(project: Path, cloud: EmulatedAws) -> None:
+    engine = tiny(project, repository="first")
+    engine.up()
+    cloud.ecr.delete_repository_policy(repositoryName="first")  # drift the engine cannot see
+
+    report = engine.up()
+
+    assert report.unchanged == ["policy"] and not report.changed
+    assert cloud.policy("first") is None
+
+
+def test_a_failing_program_keeps_the_state_it_had(project: Path, cloud: EmulatedAws) -> None:
+    engine = tiny(project, repository="first")
+    engine.up()
+    before = dict(engine.state)
+    engine.set_config({"config": {}})  # `repository` is required
+
+    with pytest.raises(DeploymentFailed, match="repository"):
+        engine.up()
+
+    assert engine.state == before
+
+
+def state(urn: str, dependencies: list[str] = [], parent: str = "") -> ResourceState:  # noqa: B006
+    return ResourceState(urn, "t", True, urn, {}, {}, parent, list(dependencies), False)
+
+
+def test_delete_order_follows_dependencies_not_registration_order() -> None:
+    # `early` was registered first but came to depend on `late` in a later run.
+    early, late = state("early", ["late"]), state("late")
+    component, child = state("component"), state("child", parent="component")
+
+    ordered = delete_order([late, early, component, child], ["early", "component", "child", "late"])
+    names = [r.urn for r in ordered]
+
+    assert names.index("early") < names.index("late")
+    assert names.index("child") < names.index("component")
+
+
+def test_changed_keys_honour_ignore_changes_and_treat_empty_as_absent() -> None:
+    olds = {"power": "nano", "tags": {}, "privateRegistryAccess": {"a": 1}, "__provider": "x"}
+    news = {"power": "micro", "privateRegistryAccess": {"a": 2}, "__provider": "y"}
+
+    assert _changed_keys(olds, news, {"privateRegistryAccess"}) == ["power"]
+
+
+def test_invokes_are_answered_from_the_emulated_cloud(cloud: EmulatedAws) -> None:
+    answers = _InvokeAnswers()
+
+    repository, _ = answers.call(
+        SimpleNamespace(token="aws:ecr/getRepository:getRepository", args={"name": "first"})
+    )
+    identity, _ = answers.call(
+        SimpleNamespace(token="aws:index/getCallerIdentity:getCallerIdentity", args={})
+    )
+
+    assert repository["repositoryUrl"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/first"
+    assert identity["accountId"] == ACCOUNT
+    with pytest.raises(NotImplementedError, match="aws:s3/getBucket"):
+        answers.call(SimpleNamespace(token="aws:s3/getBucket:getBucket", args={}))
+
+
+def test_report_summary_names_each_kind() -> None:
+    from emulation.engine import RunReport
+
+    report = RunReport(created=["a", "b"], retained=["c"])
+    assert report.summary() == "2 created, 1 retained" and report.changed
+    assert RunReport(unchanged=["a"]).changed is False
+    assert json.dumps(RunReport().summary()) == '"nothing"'
