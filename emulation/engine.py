@@ -28,7 +28,7 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.settings import SETTINGS, get_root_resource
+from pulumi.runtime.settings import ROOT, SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -220,6 +220,8 @@ class Engine:
         if str(self.project_dir) not in sys.path:
             sys.path.insert(0, str(self.project_dir))
         monitor = EngineMonitor(self)
+        # A new root stack for every run: exports must not carry over from another run.
+        ROOT.set(None)
         pulumi.runtime.set_mocks(
             monitor.mocks,
             project=self.project,
