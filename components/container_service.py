@@ -84,7 +84,12 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             raise validation.ConfigurationError(
                 f"privateRegistryAccess must be true or false, got {access!r}"
             )
-        refs = parse_repositories(args.get("repositories") or [])
+        refs = parse_repositories(
+            validation.check_list(args.get("repositories"), "repositories", "['team/app']")
+        )
+        timeout = validation.check_timeout(
+            args.get("puller_role_timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
+        )
 
         book = RepositoryPolicyBook.for_this_program()
         if access:
@@ -103,18 +108,24 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             repository_arns = [repository_arn(region, account, ref.name) for ref in refs]
         by_reference = {**prefixes, **{ref.given: prefixes[ref.name] for ref in refs}}
         containers = deployment.container_args(
-            args.get("containers") or [], by_reference if access else {}
+            validation.check_list(
+                args.get("containers"),
+                "containers",
+                "[{name: api, repository: team/app, tag: '1.0'}]",
+            ),
+            by_reference if access else {},
         )
         endpoint = args.get("public_endpoint")
+        if endpoint and not containers:
+            raise validation.ConfigurationError(
+                "publicEndpoint is set but `containers` is empty; list the containers to "
+                "deploy, or remove publicEndpoint"
+            )
         public_endpoint = (
             deployment.public_endpoint_args(endpoint, containers) if endpoint else None
         )
-        if public_endpoint and not containers:
-            raise validation.ConfigurationError("publicEndpoint needs `containers` to deploy")
 
         super().__init__(TYPE_TOKEN, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-
         service = aws.lightsail.ContainerService(
             f"{name}-service",
             name=service_name,
@@ -126,16 +137,14 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             # resource below keeps the role as asked, so the provider's view of it is
             # ignored (it would otherwise show a change it can never make).
             private_registry_access={"ecr_image_puller_role": {"is_active": access}},
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(ignore_changes=["privateRegistryAccess"])
-            ),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["privateRegistryAccess"]),
         )
         role = PullerRole(
             f"{name}-puller-role",
             region=region,
             service_name=service_name,
             active=access,
-            timeout_seconds=args.get("puller_role_timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+            timeout_seconds=timeout,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
         grants: list[pulumi.Resource] = [

@@ -60,6 +60,11 @@ def container_args(
     seen: set[str] = set()
     result: list[dict[str, Any]] = []
     for spec in containers:
+        if not isinstance(spec, Mapping):
+            raise ConfigurationError(
+                f"each entry of `containers` must be an object with name, repository and "
+                f"tag, got {spec!r}"
+            )
         name = _require(spec, "name", "a container in `containers`")
         what = f"container {name!r}"
         if not isinstance(name, str) or not _CONTAINER_NAME.fullmatch(name):
@@ -107,6 +112,10 @@ def public_endpoint_args(
     endpoint: Mapping[str, Any], containers: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     what = "publicEndpoint"
+    if not isinstance(endpoint, Mapping):
+        raise ConfigurationError(
+            f"{what} must be an object with container and port, got {endpoint!r}"
+        )
     container = _require(endpoint, "container", what)
     port = _require(endpoint, "port", what)
     match = [c for c in containers if c["container_name"] == container]

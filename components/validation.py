@@ -58,3 +58,27 @@ def check_region(region: Any) -> str:
             "`pulumi config set aws:region us-east-1` (or the Region of your repositories)"
         )
     return region
+
+
+def check_list(value: Any, key: str, example: str) -> list[Any]:
+    """A list input given as a single value (a common YAML slip) is refused, not split."""
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ConfigurationError(
+            f"{key} must be a list, got {type(value).__name__} {value!r}; for example {example}"
+        )
+    return list(value)
+
+
+def check_timeout(seconds: Any) -> float:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not (0 < seconds <= 3600)
+    ):
+        raise ConfigurationError(
+            f"puller role timeout {seconds!r} must be a number of seconds above 0 and at "
+            "most 3600 (AWS says the ARN takes about 30 s to appear; the default is 300)"
+        )
+    return float(seconds)

@@ -257,6 +257,18 @@ def test_statement_with_our_sid_but_other_content_is_replaced_with_a_warning(
             {"repositories": ["arn:aws:ecr:us-east-1:999999999999:repository/team/app"]},
             "belongs to account 999999999999, but this stack deploys into account 123456789012",
         ),
+        ({"repositories": "team/app"}, "repositories must be a list"),
+        ({"containers": {"name": "api"}}, "containers must be a list"),
+        ({"containers": ["api"]}, "must be an object with name, repository and tag"),
+        ({"public_endpoint": {"container": "api", "port": 80}}, "`containers` is empty"),
+        ({"puller_role_timeout_seconds": 0}, "above 0 and at most 3600"),
+        (
+            {
+                "private_registry_access": False,
+                "containers": [{"name": "api", "repository": "team/app", "tag": "1"}],
+            },
+            "not granted",
+        ),
         ({"containers": [{"name": "api", "repository": "other/repo", "tag": "1"}]}, "not granted"),
     ],
     ids=[
@@ -268,6 +280,12 @@ def test_statement_with_our_sid_but_other_content_is_replaced_with_a_warning(
         "duplicate",
         "other-region",
         "other-account",
+        "repositories-not-a-list",
+        "containers-not-a-list",
+        "container-not-an-object",
+        "endpoint-without-containers",
+        "timeout",
+        "image-while-access-off",
         "ungranted-image",
     ],
 )
