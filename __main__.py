@@ -18,6 +18,7 @@ args: PrivateEcrContainerServiceArgs = {
     "private_registry_access": config.get_bool("privateRegistryAccess", True),
     "tags": config.get_object("tags") or {},
     "containers": config.get_object("containers") or [],
+    "adopt_existing_service": config.get_bool("adoptExistingService", False),
 }
 endpoint = config.get_object("publicEndpoint")
 if endpoint:

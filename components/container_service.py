@@ -47,6 +47,9 @@ class PrivateEcrContainerServiceArgs(TypedDict):
     """Container and port behind the service's public URL."""
     puller_role_timeout_seconds: NotRequired[float]
     """How long to wait for the puller role's principal ARN (default 300)."""
+    adopt_existing_service: NotRequired[bool]
+    """Import a container service that already exists under ``service_name`` (made by
+    hand or by another tool) instead of creating it; its power and scale must match."""
 
 
 class PrivateEcrContainerService(pulumi.ComponentResource):
@@ -79,11 +82,12 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         region = validation.check_region(args.get("region"))
         power = validation.check_power(args.get("power", "nano"))
         scale = validation.check_scale(args.get("scale", 1))
-        access = args.get("private_registry_access", True)
-        if not isinstance(access, bool):
-            raise validation.ConfigurationError(
-                f"privateRegistryAccess must be true or false, got {access!r}"
-            )
+        access = validation.check_bool(
+            args.get("private_registry_access", True), "privateRegistryAccess"
+        )
+        adopt = validation.check_bool(
+            args.get("adopt_existing_service", False), "adoptExistingService"
+        )
         refs = parse_repositories(
             validation.check_list(args.get("repositories"), "repositories", "['team/app']")
         )
@@ -137,7 +141,12 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             # resource below keeps the role as asked, so the provider's view of it is
             # ignored (it would otherwise show a change it can never make).
             private_registry_access={"ecr_image_puller_role": {"is_active": access}},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["privateRegistryAccess"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=["privateRegistryAccess"],
+                # Pulumi imports only while the service is not yet in the stack's state.
+                import_=service_name if adopt else None,
+            ),
         )
         role = PullerRole(
             f"{name}-puller-role",

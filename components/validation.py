@@ -60,6 +60,12 @@ def check_region(region: Any) -> str:
     return region
 
 
+def check_bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
 def check_list(value: Any, key: str, example: str) -> list[Any]:
     """A list input given as a single value (a common YAML slip) is refused, not split."""
     if value is None:

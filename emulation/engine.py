@@ -60,6 +60,7 @@ class RunReport:
     """What one run did, resource by resource (names, in the order it happened)."""
 
     created: list[str] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -69,12 +70,20 @@ class RunReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.replaced or self.deleted)
+        return bool(self.created or self.imported or self.updated or self.replaced or self.deleted)
 
     def summary(self) -> str:
         parts = [
             f"{len(getattr(self, kind))} {kind}"
-            for kind in ("created", "updated", "replaced", "deleted", "retained", "unchanged")
+            for kind in (
+                "created",
+                "imported",
+                "updated",
+                "replaced",
+                "deleted",
+                "retained",
+                "unchanged",
+            )
             if getattr(self, kind)
         ]
         return ", ".join(parts) or "nothing"
@@ -257,12 +266,6 @@ class Engine:
         self.stack_outputs = {}
         return self._report
 
-    def import_resource(self, urn: str, type_: str, id_: str, region: str) -> None:
-        """Adopt an existing cloud resource into the state, as `pulumi import` does."""
-        inputs = PROVIDERS[type_].read(id_, region)
-        # Parent and dependencies are recorded when the program next registers it.
-        self.state[urn] = ResourceState(urn, type_, True, id_, inputs, dict(inputs), "", [], False)
-
     def _begin(self) -> None:
         self._report = RunReport()
         self._seen = set()
@@ -289,7 +292,12 @@ class Engine:
             if not new.custom:
                 self.state[urn] = new
                 return "", {}
-            if old is None:
+            if old is None and request.importId:
+                new.id, new.outputs = self._import(
+                    new, request.importId, set(request.ignoreChanges)
+                )
+                self._report.imported.append(new.name)
+            elif old is None:
                 new.id, new.outputs = self._create(new)
                 self._report.created.append(new.name)
             else:
@@ -316,6 +324,19 @@ class Engine:
         changed = _changed_keys(old.inputs, new.inputs, ignore)
         replace_keys = PROVIDERS[new.type].replace_keys
         return bool(changed), any(k in replace_keys for k in changed)
+
+    def _import(self, new: ResourceState, id_: str, ignore: set[str]) -> tuple[str, dict[str, Any]]:
+        """Adopt a live resource; as Pulumi does, refuse when the program disagrees with it."""
+        live_inputs, outputs = PROVIDERS[new.type].read(id_, new.inputs["region"])
+        differ = _changed_keys(live_inputs, new.inputs, ignore)
+        if differ:
+            raise RuntimeError(
+                f"inputs to import do not match the existing resource {id_}: "
+                + ", ".join(
+                    f"{k} is {live_inputs.get(k)!r}, not {new.inputs.get(k)!r}" for k in differ
+                )
+            )
+        return id_, outputs
 
     def _create(self, new: ResourceState) -> tuple[str, dict[str, Any]]:
         if new.type.startswith(_DYNAMIC):

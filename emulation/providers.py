@@ -18,7 +18,7 @@ class EmulatedProvider(Protocol):
     def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]: ...
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]: ...
     def delete(self, id_: str, outputs: dict[str, Any]) -> None: ...
-    def read(self, id_: str, region: str) -> dict[str, Any]: ...
+    def read(self, id_: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]: ...
 
 
 def _lightsail(region: str) -> Any:
@@ -60,9 +60,10 @@ class ContainerServiceProvider:
     def delete(self, id_: str, outputs: dict[str, Any]) -> None:
         _lightsail(outputs["region"]).delete_container_service(serviceName=id_)
 
-    def read(self, id_: str, region: str) -> dict[str, Any]:
-        service = _lightsail(region).get_container_services(serviceName=id_)
-        live = service["containerServices"][0]
+    def read(self, id_: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The live service as inputs and outputs, as an import reads it."""
+        client = _lightsail(region)
+        live = client.get_container_services(serviceName=id_)["containerServices"][0]
         role = live["privateRegistryAccess"]["ecrImagePullerRole"]
         inputs = {
             "name": id_,
@@ -72,7 +73,7 @@ class ContainerServiceProvider:
             "tags": {t["key"]: t["value"] for t in live.get("tags", [])},
             "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": role["isActive"]}},
         }
-        return inputs
+        return inputs, self._outputs(inputs, client)
 
     @staticmethod
     def _outputs(inputs: dict[str, Any], client: Any) -> dict[str, Any]:
@@ -102,7 +103,7 @@ class RepositoryPolicyProvider:
             repositoryName=id_
         )
 
-    def read(self, id_: str, region: str) -> dict[str, Any]:
+    def read(self, id_: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise NotImplementedError("repository policies are not imported in these scenarios")
 
     @staticmethod
@@ -160,7 +161,7 @@ class DeploymentVersionProvider:
         # A deployment version cannot be deleted; the provider forgets it.
         return None
 
-    def read(self, id_: str, region: str) -> dict[str, Any]:
+    def read(self, id_: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise NotImplementedError("deployments are not imported in these scenarios")
 
 

@@ -28,6 +28,7 @@ class Registration:
     dependencies: list[str]
     ignore_changes: list[str]
     retain_on_delete: bool
+    import_id: str
     inputs: dict[str, Any]
 
 
@@ -90,6 +91,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=list(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
                     retain_on_delete=bool(request.retainOnDelete),
+                    import_id=request.importId,
                     inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
                 )
             )

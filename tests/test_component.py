@@ -81,6 +81,13 @@ def test_owns_service_role_policies_and_finalizers_as_children(repos: Any) -> No
     assert role.inputs["active"] is True and service.urn in role.dependencies
 
 
+@pytest.mark.parametrize("adopt", [False, True])
+def test_existing_service_is_imported_only_when_asked(repos: Any, adopt: bool) -> None:
+    recording, _ = run_program(lambda: outputs_of(build(adopt_existing_service=adopt)))
+
+    assert recording.one(SERVICE_TYPE).import_id == ("web" if adopt else "")
+
+
 def test_policies_are_retained_and_finalizers_follow_them(repos: Any) -> None:
     recording, _ = run_program(lambda: outputs_of(build()))
 

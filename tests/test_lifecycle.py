@@ -206,25 +206,28 @@ def test_two_stacks_share_a_repository(cloud: EmulatedAws) -> None:
 
 def test_existing_service_with_role_off_is_activated_and_granted(cloud: EmulatedAws) -> None:
     cloud.lightsail.add_existing_service("web", REGION, role_active=False)
-    engine = stack()
-    engine.import_resource(
-        "urn:pulumi:dev::lightsail-ecr-access::"
-        "lightsail-ecr:index:PrivateEcrContainerService$aws:lightsail/containerService:"
-        "ContainerService::web-service",
-        "aws:lightsail/containerService:ContainerService",
-        "web",
-        REGION,
-    )
+    engine = stack(adoptExistingService=True)
 
     report = engine.up()
 
-    assert "web-service" in report.unchanged  # the provider never touches the role
+    assert report.imported == ["web-service"]  # adopted, not created again
     activations = cloud.lightsail.calls_of("UpdateContainerService")
     assert activations == [
         {"serviceName": "web", "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": True}}}
     ]
     role_arn = cloud.lightsail.service("web", REGION).role_arn
     assert role_arn and ours(cloud, "team/app")["Principal"] == {"AWS": role_arn}
+    assert not engine.up().changed  # the import option is inert once adopted
+
+
+def test_adopting_a_service_that_differs_fails_before_any_grant(cloud: EmulatedAws) -> None:
+    cloud.lightsail.add_existing_service("web", REGION, role_active=False)
+
+    with pytest.raises(DeploymentFailed, match="power is 'nano', not 'micro'"):
+        stack(adoptExistingService=True, power="micro").up()
+
+    assert cloud.policy("team/worker") is None
+    assert cloud.lightsail.calls_of("UpdateContainerService") == []
 
 
 def test_deployment_runs_after_the_grants_and_pulls(cloud: EmulatedAws) -> None:
