@@ -73,6 +73,8 @@ def main() -> int:
         print("\n".join(f"  {line}" for line in pretty(aws.policy(REPOSITORY))))
 
         engine = Engine(ROOT, "demo", STACK_FILE)
+        plan = engine.preview()
+        print(f"\n== pulumi preview: would have {plan.summary()}; nothing was changed")
         before = aws.policy(REPOSITORY)
         report = engine.up()
         show_report("pulumi up", report)

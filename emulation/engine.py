@@ -202,6 +202,8 @@ class Engine:
         self._report = RunReport()
         self._seen: set[str] = set()
         self._pending_deletes: list[ResourceState] = []
+        self._dry = False
+        self._planned: dict[str, ResourceState] = {}
 
     # --- configuration -----------------------------------------------------------------
 
@@ -224,7 +226,18 @@ class Engine:
 
     def up(self) -> RunReport:
         """Run the program and make the emulated cloud match it, as `pulumi up` does."""
-        self._begin()
+        return self._run(preview=False)
+
+    def preview(self) -> RunReport:
+        """Run the program and say what `up` would do, changing nothing, as `pulumi preview`.
+
+        Providers are asked only what they may be asked in a preview (check, diff, the
+        read of an import); outputs of resources to be created or changed stay unknown.
+        """
+        return self._run(preview=True)
+
+    def _run(self, preview: bool) -> RunReport:
+        self._begin(preview)
         main = self.project_dir / "__main__.py"
         if str(self.project_dir) not in sys.path:
             sys.path.insert(0, str(self.project_dir))
@@ -235,7 +248,7 @@ class Engine:
             monitor.mocks,
             project=self.project,
             stack=self.stack,
-            preview=False,
+            preview=preview,
             monitor=monitor,
         )
         pulumi.runtime.set_all_config(self._config_strings())
@@ -253,20 +266,25 @@ class Engine:
             resolved: Any = _sync_await(pulumi.Output.from_input(exported).future())
             self.stack_outputs = dict(resolved or {})
         except Exception as exc:
-            raise DeploymentFailed(f"pulumi up failed: {exc}") from exc
+            command = "preview" if preview else "up"
+            raise DeploymentFailed(f"pulumi {command} failed: {exc}") from exc
         removed = [s for urn, s in self.state.items() if urn not in self._seen]
         self._delete_all([*self._pending_deletes, *removed])
+        if preview:
+            self.stack_outputs = {}
         self._report.outputs = dict(self.stack_outputs)
         return self._report
 
     def destroy(self) -> RunReport:
         """Delete every resource of the stack, as `pulumi destroy` does (no program run)."""
-        self._begin()
+        self._begin(preview=False)
         self._delete_all(list(self.state.values()))
         self.stack_outputs = {}
         return self._report
 
-    def _begin(self) -> None:
+    def _begin(self, preview: bool) -> None:
+        self._dry = preview
+        self._planned = {}
         self._report = RunReport()
         self._seen = set()
         self._pending_deletes = []
@@ -289,8 +307,10 @@ class Engine:
                 dependencies=list(request.dependencies),
                 retain_on_delete=bool(request.retainOnDelete),
             )
+            # A preview plans into a scratch copy; the stack's state stays as it was.
+            target = self._planned if self._dry else self.state
             if not new.custom:
-                self.state[urn] = new
+                target[urn] = new
                 return "", {}
             if old is None and request.importId:
                 new.id, new.outputs = self._import(
@@ -298,7 +318,7 @@ class Engine:
                 )
                 self._report.imported.append(new.name)
             elif old is None:
-                new.id, new.outputs = self._create(new)
+                new.id, new.outputs = self._planned_outputs(new) if self._dry else self._create(new)
                 self._report.created.append(new.name)
             else:
                 changes, replaces = self._diff(old, new, set(request.ignoreChanges))
@@ -306,14 +326,28 @@ class Engine:
                     new.id, new.outputs, new.inputs = old.id, old.outputs, old.inputs
                     self._report.unchanged.append(new.name)
                 elif replaces:
-                    new.id, new.outputs = self._create(new)
+                    new.id, new.outputs = (
+                        self._planned_outputs(new) if self._dry else self._create(new)
+                    )
                     self._pending_deletes.append(old)
                     self._report.replaced.append(new.name)
                 else:
-                    new.id, new.outputs = old.id, self._update(old, new)
+                    new.id = old.id
+                    new.outputs = (
+                        self._planned_outputs(new)[1] if self._dry else self._update(old, new)
+                    )
                     self._report.updated.append(new.name)
-            self.state[urn] = new
+            target[urn] = new
             return new.id, new.outputs
+
+    @staticmethod
+    def _planned_outputs(new: ResourceState) -> tuple[str, dict[str, Any]]:
+        """What a preview knows of a resource to be created or changed: its inputs.
+
+        An output the inputs hold as null (the puller role's ARN) stays unknown, as it
+        does in a real preview of a provider that cannot preview.
+        """
+        return "", dict(new.inputs)
 
     def _diff(self, old: ResourceState, new: ResourceState, ignore: set[str]) -> tuple[bool, bool]:
         if new.type.startswith(_DYNAMIC):
@@ -354,6 +388,11 @@ class Engine:
     def _delete_all(self, doomed: list[ResourceState]) -> None:
         """Delete each resource only once nothing else being deleted depends on it."""
         for resource in delete_order(doomed, list(self.state)):
+            if self._dry:
+                kind = "retained" if resource.retain_on_delete else "deleted"
+                if resource.custom:
+                    getattr(self._report, kind).append(resource.name)
+                continue
             if resource.custom and not resource.retain_on_delete:
                 if resource.type.startswith(_DYNAMIC):
                     # The *stored* provider runs the delete, as the engine does.

@@ -14,6 +14,7 @@ def test_demo_grants_reruns_quietly_and_destroys_only_its_statement(
 
     out = capsys.readouterr().out
     assert out.startswith("EMULATED AWS")
+    assert "== pulumi preview: would have 5 created; nothing was changed" in out
     up, again, destroy = (
         out.split("== pulumi up:")[1],
         out.split("== pulumi up, again:")[1],

@@ -291,3 +291,37 @@ def test_arn_that_never_appears_fails_within_the_bound(cloud: EmulatedAws) -> No
 
     assert sum(cloud.clock.slept) <= 300
     assert cloud.policy("team/worker") is None
+
+
+# --- preview: says what up will do, and does nothing -----------------------------
+
+
+def _plan(report: Any) -> dict[str, list[str]]:
+    kinds = ("created", "imported", "updated", "replaced", "deleted", "retained", "unchanged")
+    return {kind: sorted(getattr(report, kind)) for kind in kinds}
+
+
+def test_preview_shows_exactly_what_up_then_does(cloud: EmulatedAws) -> None:
+    engine = stack()
+    untouched = cloud.policy("team/app")
+
+    first = engine.preview()
+
+    assert cloud.policy("team/app") == untouched and cloud.lightsail.services == {}
+    assert engine.state == {}
+    assert _plan(first) == _plan(engine.up())
+
+    assert not engine.preview().changed  # nothing to do after an up
+
+    engine.set_config(config(repositories=["team/worker"]))
+    planned = engine.preview()
+    assert planned.deleted == ["web-grant-team/app"]
+    assert OURS in sids(cloud.policy("team/app"))  # the preview revoked nothing
+    assert _plan(planned) == _plan(engine.up())
+
+
+def test_preview_fails_on_bad_input_like_up(cloud: EmulatedAws) -> None:
+    engine = stack(repositories=["team/app", "team/missing"])
+
+    with pytest.raises(DeploymentFailed, match=r"pulumi preview failed: .*team/missing"):
+        engine.preview()
