@@ -32,6 +32,7 @@ from pulumi.runtime.settings import ROOT, SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from emulation.invokes import InvokeAnswers
 from emulation.providers import PROVIDERS
 
 _DYNAMIC = "pulumi-python:dynamic"
@@ -138,7 +139,7 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
     """The resource monitor: each registration becomes a step against the state."""
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(_InvokeAnswers())
+        super().__init__(InvokeAnswers(str(engine.config.get("aws:region", "us-east-1"))))
         self.engine = engine
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
@@ -150,36 +151,6 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
         resource_id, outputs = self.engine.step(urn, request, inputs)
         outputs_proto = _sync_await(rpc.serialize_properties(outputs, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=outputs_proto)
-
-
-class _InvokeAnswers(pulumi.runtime.Mocks):
-    """Invokes a program may make, answered from the emulated cloud."""
-
-    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
-        raise AssertionError("registrations are handled by the engine monitor")
-
-    def call(self, args: Any) -> tuple[dict[str, Any], list[Any]]:
-        import boto3
-
-        if args.token == "aws:ecr/getRepository:getRepository":
-            region = args.args.get("region") or "us-east-1"
-            ecr = boto3.client("ecr", region_name=region)
-            repo = ecr.describe_repositories(repositoryNames=[args.args["name"]])
-            found = repo["repositories"][0]
-            return {
-                "arn": found["repositoryArn"],
-                "name": found["repositoryName"],
-                "registryId": found["registryId"],
-                "repositoryUrl": found["repositoryUri"],
-            }, []
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            identity = boto3.client("sts").get_caller_identity()
-            return {
-                "accountId": identity["Account"],
-                "arn": identity["Arn"],
-                "userId": identity["UserId"],
-            }, []
-        raise NotImplementedError(f"invoke {args.token} is not emulated")
 
 
 class Engine:

@@ -17,9 +17,9 @@ from emulation.engine import (
     Engine,
     ResourceState,
     _changed_keys,
-    _InvokeAnswers,
     delete_order,
 )
+from emulation.invokes import InvokeAnswers
 from tests.conftest import ACCOUNT, REGION
 
 PROGRAM = textwrap.dedent(
@@ -142,7 +142,7 @@ def test_changed_keys_honour_ignore_changes_and_treat_empty_as_absent() -> None:
 
 
 def test_invokes_are_answered_from_the_emulated_cloud(cloud: EmulatedAws) -> None:
-    answers = _InvokeAnswers()
+    answers = InvokeAnswers(REGION)
 
     repository, _ = answers.call(
         SimpleNamespace(token="aws:ecr/getRepository:getRepository", args={"name": "first"})
