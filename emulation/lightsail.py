@@ -94,6 +94,11 @@ class LightsailEmulator:
             if role_active:
                 self._activate(service)
 
+    def set_role_by_hand(self, name: str, region: str, active: bool) -> None:
+        """Switch the puller role as someone would in the console, outside Pulumi."""
+        with self._lock:
+            self._set_role(self.services[(region, name)], active)
+
     def service(self, name: str, region: str) -> Service:
         return self.services[(region, name)]
 
@@ -127,6 +132,12 @@ class LightsailEmulator:
         if service is None:
             raise LightsailError("NotFoundException", f"container service {name} not found")
         return service
+
+    def _set_role(self, service: Service, active: bool) -> None:
+        if active and not service.role_active:
+            self._activate(service)
+        elif not active:
+            service.role_active, service.role_arn = False, ""
 
     def _activate(self, service: Service) -> None:
         service.role_active = True
@@ -202,10 +213,7 @@ class LightsailEmulator:
         service.is_disabled = bool(p.get("isDisabled", service.is_disabled))
         role = p.get("privateRegistryAccess", {}).get("ecrImagePullerRole")
         if role is not None:
-            if role.get("isActive") and not service.role_active:
-                self._activate(service)
-            elif not role.get("isActive"):
-                service.role_active, service.role_arn = False, ""
+            self._set_role(service, bool(role.get("isActive")))
         return {"containerService": self._describe(service)}
 
     def _op_DeleteContainerService(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802

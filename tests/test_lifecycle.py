@@ -325,3 +325,23 @@ def test_preview_fails_on_bad_input_like_up(cloud: EmulatedAws) -> None:
 
     with pytest.raises(DeploymentFailed, match=r"pulumi preview failed: .*team/missing"):
         engine.preview()
+
+
+def test_role_switched_off_by_hand_is_switched_on_and_regranted(cloud: EmulatedAws) -> None:
+    engine = stack()
+    engine.up()
+    old_arn = cloud.lightsail.service("web", REGION).role_arn
+    cloud.lightsail.set_role_by_hand("web", REGION, active=False)
+
+    assert "web-puller-role" in engine.preview().updated  # the drift shows in a preview
+    report = engine.up()
+
+    new_arn = cloud.lightsail.service("web", REGION).role_arn
+    assert new_arn and new_arn != old_arn
+    assert sorted(report.updated) == [
+        "web-policy-team/app",
+        "web-policy-team/worker",
+        "web-puller-role",
+    ]
+    assert ours(cloud, "team/app")["Principal"] == {"AWS": new_arn}
+    assert cloud.policy("team/app")["Statement"][:3] == OTHER_TEAMS  # type: ignore[index]
