@@ -82,9 +82,14 @@ class PullerRoleProvider(ResourceProvider):
         return UpdateResult(self._apply(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = puller_role.current_role(
+        service = aws_api.get_container_service(
             aws_api.client("lightsail", props["region"]), props["service_name"]
         )
+        if service is None:
+            # The service was deleted outside Pulumi, and its role with it: a blank id
+            # tells `pulumi refresh` that this resource is gone.
+            return ReadResult("", {})
+        live = puller_role.role_state(service)
         return ReadResult(
             id_, {**props, "active": live.active, "principal_arn": live.principal_arn}
         )

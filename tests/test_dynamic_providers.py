@@ -351,6 +351,16 @@ def test_role_read_reports_live_state(lightsail: FakeLightsail) -> None:
     assert result.outs["service_name"] == SERVICE
 
 
+def test_role_read_of_a_deleted_service_reports_the_role_gone(lightsail: FakeLightsail) -> None:
+    lightsail.stubber.add_client_error(
+        "get_container_services", service_error_code="NotFoundException"
+    )
+
+    result = PullerRoleProvider().read("us-east-1/web", dict(ROLE_OUTS))
+
+    assert result.id == "" and result.outs == {}
+
+
 def test_role_delete_makes_no_aws_call(lightsail: FakeLightsail) -> None:
     # No responses are queued: any Lightsail call would raise UnStubbedResponseError.
     assert PullerRoleProvider().delete("us-east-1/web", dict(ROLE_OUTS)) is None
