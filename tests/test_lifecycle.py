@@ -345,3 +345,17 @@ def test_role_switched_off_by_hand_is_switched_on_and_regranted(cloud: EmulatedA
     ]
     assert ours(cloud, "team/app")["Principal"] == {"AWS": new_arn}
     assert cloud.policy("team/app")["Statement"][:3] == OTHER_TEAMS  # type: ignore[index]
+
+
+def test_the_example_stack_file_deploys(cloud: EmulatedAws) -> None:
+    cloud.create_repository("orders/api")
+    cloud.create_repository("orders/worker", {"Version": "2012-10-17", "Statement": [CI_PUSH]})
+    engine = Engine(ROOT, "example", ROOT / "Pulumi.example.yaml")
+
+    report = engine.up()
+
+    assert "orders-api-deployment" in report.created
+    deployment = cloud.lightsail.service("orders-api", REGION).deployments[-1]
+    assert deployment["state"] == "ACTIVE"
+    assert deployment["containers"]["worker"]["command"] == ["python", "-m", "orders.worker"]
+    assert sids(cloud.policy("orders/worker")) == ["CiPush", "AllowLightsailPull-orders-api"]
