@@ -60,6 +60,15 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+def refusal(check: Callable[..., Any], *args: Any) -> str:
+    """Call ``check`` expecting an input to be refused; return the error's message."""
+    from components.validation import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as info:
+        check(*args)
+    return str(info.value)
+
+
 @pytest.fixture
 def moto_aws() -> Iterator[None]:
     from moto import mock_aws

@@ -9,7 +9,7 @@ import pytest
 from components.deployment import container_args, public_endpoint_args
 from components.repository import image_uri_prefix
 from components.validation import ConfigurationError
-from tests.conftest import ACCOUNT, REGION
+from tests.conftest import ACCOUNT, REGION, refusal
 
 APP = image_uri_prefix(ACCOUNT, REGION, "team/app")
 WORKER = image_uri_prefix(ACCOUNT, REGION, "team/worker")
@@ -100,9 +100,7 @@ def test_every_lightsail_protocol_is_accepted(protocol: str) -> None:
 def test_missing_required_key_is_refused_naming_it(key: str) -> None:
     spec = web()
     del spec[key]
-    with pytest.raises(ConfigurationError) as info:
-        container_args([spec], PREFIXES)
-    message = str(info.value)
+    message = refusal(container_args, [spec], PREFIXES)
     assert f"no {key!r}" in message
     assert "add it" in message
 
@@ -121,9 +119,7 @@ def test_missing_repository_names_the_container() -> None:
 
 
 def test_repository_not_granted_is_refused_listing_what_is_granted() -> None:
-    with pytest.raises(ConfigurationError) as info:
-        container_args([web(repository="team/other")], PREFIXES)
-    message = str(info.value)
+    message = refusal(container_args, [web(repository="team/other")], PREFIXES)
     assert "'web'" in message
     assert "'team/other'" in message
     assert "not granted" in message
@@ -146,9 +142,7 @@ def test_image_uri_is_not_a_granted_repository_name() -> None:
     "tag", ["-v1", ".v1", "v1:latest", "v 1", "a" * 129, "v1@sha256", "v1/2", "v1\n"]
 )
 def test_bad_tag_is_refused(tag: str) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        container_args([web(tag=tag)], PREFIXES)
-    message = str(info.value)
+    message = refusal(container_args, [web(tag=tag)], PREFIXES)
     assert repr(tag) in message
     assert "not a valid image tag" in message
 
@@ -158,9 +152,7 @@ def test_bad_tag_is_refused(tag: str) -> None:
     [{"8080": "http"}, {"8080": "GRPC"}, {"8080": None}, {"http": "HTTP"}, {"-1": "TCP"}],
 )
 def test_bad_port_or_protocol_is_refused(ports: dict[str, Any]) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        container_args([web(ports=ports)], PREFIXES)
-    message = str(info.value)
+    message = refusal(container_args, [web(ports=ports)], PREFIXES)
     ((port, protocol),) = ports.items()
     assert repr(port) in message
     assert repr(protocol) in message
@@ -168,9 +160,7 @@ def test_bad_port_or_protocol_is_refused(ports: dict[str, Any]) -> None:
 
 
 def test_duplicate_container_names_are_refused() -> None:
-    with pytest.raises(ConfigurationError) as info:
-        container_args([web(), web(repository="team/worker")], PREFIXES)
-    message = str(info.value)
+    message = refusal(container_args, [web(), web(repository="team/worker")], PREFIXES)
     assert "'web'" in message
     assert "listed twice" in message
 
@@ -179,9 +169,7 @@ def test_duplicate_container_names_are_refused() -> None:
     "name", ["Web", "-web", "web-", "web_1", "web.1", "a" * 54, "web\n", 7, ["web"]]
 )
 def test_bad_container_name_is_refused(name: Any) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        container_args([web(name=name)], PREFIXES)
-    message = str(info.value)
+    message = refusal(container_args, [web(name=name)], PREFIXES)
     assert repr(name) in message
     assert "1 to 53 lowercase letters, digits and hyphens" in message
 
@@ -229,18 +217,14 @@ def test_public_endpoint_with_string_port_and_health_check(
 
 
 def test_public_endpoint_on_unknown_container_is_refused(deployed: list[dict[str, Any]]) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        public_endpoint_args({"container": "api", "port": 8080}, deployed)
-    message = str(info.value)
+    message = refusal(public_endpoint_args, {"container": "api", "port": 8080}, deployed)
     assert "publicEndpoint" in message
     assert "'api'" in message
     assert "not deployed" in message
 
 
 def test_public_endpoint_on_unopened_port_is_refused(deployed: list[dict[str, Any]]) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        public_endpoint_args({"container": "web", "port": 9000}, deployed)
-    message = str(info.value)
+    message = refusal(public_endpoint_args, {"container": "web", "port": 9000}, deployed)
     assert "'web'" in message
     assert "does not open port 9000" in message
     assert "add it to its ports" in message

@@ -13,7 +13,7 @@ from components.repository import (
     parse_repository,
 )
 from components.validation import ConfigurationError
-from tests.conftest import ACCOUNT, REGION
+from tests.conftest import ACCOUNT, REGION, refusal
 
 OTHER_ACCOUNT = "111122223333"
 ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app"
@@ -65,9 +65,7 @@ def test_china_uri() -> None:
 def test_image_uri_with_tag_or_digest_is_refused_suggesting_the_repository_uri(
     image: str, reference: str
 ) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        parse_repository(image)
-    message = str(info.value)
+    message = refusal(parse_repository, image)
     assert repr(image) in message
     assert reference in message
     assert "drop the tag or digest" in message
@@ -95,18 +93,14 @@ def test_image_uri_with_tag_or_digest_is_refused_suggesting_the_repository_uri(
     ],
 )
 def test_invalid_strings_are_refused_naming_the_value(text: str) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        parse_repository(text)
-    message = str(info.value)
+    message = refusal(parse_repository, text)
     assert repr(text) in message
     assert "neither an ECR repository name" in message
 
 
 @pytest.mark.parametrize("value", [None, 5, ["team/app"], {"name": "app"}, b"app", "", "   "])
 def test_non_strings_and_blanks_are_refused_with_examples(value: Any) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        parse_repository(value)
-    message = str(info.value)
+    message = refusal(parse_repository, value)
     assert repr(value) in message
     # Shows the three forms it accepts.
     assert "'team/app'" in message
@@ -119,9 +113,7 @@ def test_non_strings_and_blanks_are_refused_with_examples(value: Any) -> None:
 
 def test_repository_in_another_region_is_refused_naming_both_regions() -> None:
     ref = parse_repository(f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/app")
-    with pytest.raises(ConfigurationError) as info:
-        ref.check_location(REGION, ACCOUNT)
-    message = str(info.value)
+    message = refusal(ref.check_location, REGION, ACCOUNT)
     assert "eu-west-1" in message
     assert REGION in message
     assert repr(ref.given) in message
@@ -135,9 +127,7 @@ def test_repository_uri_in_another_region_is_refused() -> None:
 
 def test_repository_in_another_account_is_refused_naming_both_accounts() -> None:
     ref = parse_repository(f"arn:aws:ecr:{REGION}:{OTHER_ACCOUNT}:repository/app")
-    with pytest.raises(ConfigurationError) as info:
-        ref.check_location(REGION, ACCOUNT)
-    message = str(info.value)
+    message = refusal(ref.check_location, REGION, ACCOUNT)
     assert OTHER_ACCOUNT in message
     assert ACCOUNT in message
     assert repr(ref.given) in message
@@ -178,9 +168,7 @@ def test_empty_list_is_fine() -> None:
 def test_same_repository_twice_in_any_form_is_refused_naming_both_forms(
     first: str, second: str
 ) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        parse_repositories([first, "other", second])
-    message = str(info.value)
+    message = refusal(parse_repositories, [first, "other", second])
     assert "listed twice" in message
     assert repr(first) in message
     assert repr(second) in message
