@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time, so a red build is reproducible; run locally
+# (or with POLICY_EXAMPLES=4000) to explore new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # The project root holds `components/` and `__main__.py`; tests import from there.
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from typing import Any
 
 import pytest
@@ -758,7 +759,10 @@ def from_ecr(document: dict[str, Any] | None) -> dict[str, Any] | None:
     return parse_policy(None if document is None else json.dumps(document))
 
 
-PROPERTY_SETTINGS = settings(max_examples=150, deadline=None)
+# POLICY_EXAMPLES widens the search on demand; the default keeps the suite fast.
+PROPERTY_SETTINGS = settings(
+    max_examples=int(os.environ.get("POLICY_EXAMPLES", "150")), deadline=None
+)
 
 
 @PROPERTY_SETTINGS
