@@ -359,3 +359,28 @@ def test_the_example_stack_file_deploys(cloud: EmulatedAws) -> None:
     assert deployment["state"] == "ACTIVE"
     assert deployment["containers"]["worker"]["command"] == ["python", "-m", "orders.worker"]
     assert sids(cloud.policy("orders/worker")) == ["CiPush", "AllowLightsailPull-orders-api"]
+
+
+def test_renamed_service_moves_its_grants_and_leaves_the_rest(cloud: EmulatedAws) -> None:
+    engine = stack()
+    engine.up()
+    engine.set_config(config("web2"))
+
+    report = engine.up()
+
+    assert "web2-service" in report.created and "web-service" in report.deleted
+    assert sids(cloud.policy("team/app")) == [
+        "CiPush",
+        "DenyDelete",
+        None,
+        "AllowLightsailPull-web2",
+    ]
+    assert sids(cloud.policy("team/worker")) == ["AllowLightsailPull-web2"]
+    assert ("web", REGION) not in cloud.lightsail.services
+    # The policies were written before the old statements were revoked, so the next
+    # run writes each once more, with the same content; after that, silence.
+    settled = cloud.policy("team/app")
+    tidy = engine.up()
+    assert sorted(tidy.updated) == ["web2-policy-team/app", "web2-policy-team/worker"]
+    assert cloud.policy("team/app") == settled
+    assert not engine.up().changed
