@@ -22,9 +22,9 @@ class Revocation(enum.Enum):
 
 
 def revoke_statement(ecr: Any, repository: str, region: str, sid: str) -> Revocation:
-    arn = f"repository {repository} in {region}"
+    where = f"repository {repository} in {region}"
     try:
-        text = aws_api.get_policy_text(ecr, repository, arn)
+        text = aws_api.get_policy_text(ecr, repository, where)
     except aws_api.AwsCallError as exc:
         if exc.code == "RepositoryNotFoundException":
             return Revocation.REPOSITORY_GONE
@@ -33,14 +33,14 @@ def revoke_statement(ecr: Any, repository: str, region: str, sid: str) -> Revoca
         document = policy.parse_policy(text)
     except policy.MalformedPolicyError as exc:
         raise policy.MalformedPolicyError(
-            f"cannot remove statement {sid} from the policy of {arn}: {exc}; nothing was "
+            f"cannot remove statement {sid} from the policy of {where}: {exc}; nothing was "
             "changed. Repair the policy (or remove the statement by hand) and run again"
         ) from None
     if not policy.has_statement(document, sid):
         return Revocation.NOT_PRESENT
     remaining = policy.revoke_grant(document, sid)
     if remaining is None:
-        aws_api.delete_policy(ecr, repository, arn)
+        aws_api.delete_policy(ecr, repository, where)
         return Revocation.POLICY_DELETED
-    aws_api.set_policy_text(ecr, repository, arn, policy.serialise(remaining))
+    aws_api.set_policy_text(ecr, repository, where, policy.serialise(remaining))
     return Revocation.REMOVED
