@@ -68,6 +68,12 @@ class RunReport:
     retained: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    sequence: list[tuple[str, str]] = field(default_factory=list)
+    """Every step as (kind, name), in the order it was taken."""
+
+    def record(self, kind: str, name: str) -> None:
+        getattr(self, kind).append(name)
+        self.sequence.append((kind, name))
 
     @property
     def changed(self) -> bool:
@@ -287,27 +293,27 @@ class Engine:
                 new.id, new.outputs = self._import(
                     new, request.importId, set(request.ignoreChanges)
                 )
-                self._report.imported.append(new.name)
+                self._report.record("imported", new.name)
             elif old is None:
                 new.id, new.outputs = self._planned_outputs(new) if self._dry else self._create(new)
-                self._report.created.append(new.name)
+                self._report.record("created", new.name)
             else:
                 changes, replaces = self._diff(old, new, set(request.ignoreChanges))
                 if not changes:
                     new.id, new.outputs, new.inputs = old.id, old.outputs, old.inputs
-                    self._report.unchanged.append(new.name)
+                    self._report.record("unchanged", new.name)
                 elif replaces:
                     new.id, new.outputs = (
                         self._planned_outputs(new) if self._dry else self._create(new)
                     )
                     self._pending_deletes.append(old)
-                    self._report.replaced.append(new.name)
+                    self._report.record("replaced", new.name)
                 else:
                     new.id = old.id
                     new.outputs = (
                         self._planned_outputs(new)[1] if self._dry else self._update(old, new)
                     )
-                    self._report.updated.append(new.name)
+                    self._report.record("updated", new.name)
             target[urn] = new
             return new.id, new.outputs
 
@@ -362,7 +368,7 @@ class Engine:
             if self._dry:
                 kind = "retained" if resource.retain_on_delete else "deleted"
                 if resource.custom:
-                    getattr(self._report, kind).append(resource.name)
+                    self._report.record(kind, resource.name)
                 continue
             if resource.custom and not resource.retain_on_delete:
                 if resource.type.startswith(_DYNAMIC):
@@ -370,9 +376,9 @@ class Engine:
                     _provider_of(resource.outputs).delete(resource.id, resource.outputs)
                 else:
                     PROVIDERS[resource.type].delete(resource.id, resource.outputs)
-                self._report.deleted.append(resource.name)
+                self._report.record("deleted", resource.name)
             elif resource.custom:
-                self._report.retained.append(resource.name)
+                self._report.record("retained", resource.name)
             current = self.state.get(resource.urn)
             if current is resource or (current is not None and resource.urn not in self._seen):
                 del self.state[resource.urn]

@@ -185,6 +185,16 @@ def test_two_services_on_one_repository_share_one_policy_resource(repos: Any) ->
     assert web.urn in jobs.dependencies
 
 
+def test_grant_declared_after_the_policy_was_computed_is_refused(repos: Any) -> None:
+    def program() -> Any:
+        web = build("web", repositories=["team/app"])
+        # Declared inside an apply: the shared document was already computed.
+        return web.principal_arn.apply(lambda _: build("jobs", repositories=["team/app"]))
+
+    with pytest.raises(ConfigurationError, match="declare every component at the top level"):
+        run_program(program)
+
+
 def test_access_off_requests_no_role_and_makes_no_grant(repos: Any) -> None:
     recording, outputs = run_program(lambda: outputs_of(build(private_registry_access=False)))
 

@@ -174,6 +174,11 @@ def test_destroy_removes_only_our_statements(cloud: EmulatedAws) -> None:
     assert ("web", REGION) not in cloud.lightsail.services
     assert sorted(report.retained) == ["web-policy-team/app", "web-policy-team/worker"]
     assert engine.state == {}
+    # Dependents go first: each grant before its policy, everything before the service.
+    order = [name for _, name in report.sequence]
+    for repository in ("team/app", "team/worker"):
+        assert order.index(f"web-grant-{repository}") < order.index(f"web-policy-{repository}")
+    assert order[-1] == "web-service"
 
 
 def test_two_stacks_share_a_repository(cloud: EmulatedAws) -> None:
