@@ -59,8 +59,8 @@ def show_diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> No
 
 def show_report(title: str, report: RunReport) -> None:
     print(f"\n== {title}: {report.summary()}")
-    for kind in ("created", "updated", "replaced", "deleted", "retained"):
-        for name in getattr(report, kind):
+    for kind, name in report.sequence:
+        if kind != "unchanged":
             print(f"  {kind:9} {name}")
 
 
