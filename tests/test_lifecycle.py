@@ -389,3 +389,17 @@ def test_renamed_service_moves_its_grants_and_leaves_the_rest(cloud: EmulatedAws
     assert sorted(tidy.updated) == ["web2-policy-team/app", "web2-policy-team/worker"]
     assert cloud.policy("team/app") == settled
     assert not engine.up().changed
+
+
+@pytest.mark.parametrize("missing", ["aws:region", "lightsail-ecr-access:serviceName"])
+def test_missing_required_configuration_says_how_to_set_it(
+    cloud: EmulatedAws, missing: str
+) -> None:
+    settings = config()
+    del settings["config"][missing]
+    engine = Engine(ROOT, "dev", settings)
+
+    with pytest.raises(DeploymentFailed, match=f"pulumi config set {missing}"):
+        engine.up()
+
+    assert engine.state == {} and cloud.lightsail.services == {}
