@@ -105,7 +105,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             # earlier are removed by their finalizers, which leave the program.
             entries = []
             for ref in refs:
-                ref.check_location(region, book.account(region) if ref.account else None)
+                book.check_location(ref, region)
             account = book.account(region) if refs else ""
             prefixes = {ref.name: image_uri_prefix(account, region, ref.name) for ref in refs}
             # Revoking earlier statements still needs the ECR permissions.

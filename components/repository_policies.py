@@ -24,7 +24,7 @@ import pulumi_aws as aws
 
 from components import aws_api, policy
 from components.dynamic_providers import GrantFinalizer
-from components.repository import RepositoryRef, image_uri_prefix
+from components.repository import RepositoryRef
 from components.validation import ConfigurationError
 
 # A realistic upper bound for a puller role ARN, used to check the document's size
@@ -36,7 +36,6 @@ _PLACEHOLDER_ROLE_ARN = "arn:aws:iam::123456789012:role/amazon/lightsail/" + "x"
 class Grant:
     service_name: str
     principal_arn: pulumi.Output[str]
-    finalizer: GrantFinalizer | None = None
 
 
 @dataclass
@@ -50,6 +49,7 @@ class RepositoryEntry:
     original: policy.Document | None
     grants: list[Grant] = field(default_factory=list)
     policy_resource: aws.ecr.RepositoryPolicy | None = None
+    last_finalizer: GrantFinalizer | None = None
     sealed: bool = False
 
     def merged_text(self, principals: dict[str, str], warn: bool = True) -> str:
@@ -79,7 +79,8 @@ class RepositoryEntry:
 class RepositoryPolicyBook:
     """The repositories one program run grants on; use ``for_this_program()``."""
 
-    _books: dict[int, tuple[Any, RepositoryPolicyBook]] = {}
+    # The monitor of the run the book belongs to, and the book: a new run, a new book.
+    _current: tuple[Any, RepositoryPolicyBook] | None = None
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], RepositoryEntry] = {}
@@ -90,13 +91,9 @@ class RepositoryPolicyBook:
     def for_this_program(cls) -> RepositoryPolicyBook:
         """The book of the program now running (a new run gets a new, empty book)."""
         monitor = pulumi.runtime.settings.get_monitor()
-        key = id(monitor)
-        held = cls._books.get(key)
-        if held is None or held[0] is not monitor:
-            # Keep the monitor referenced so its id is not reused by a later run.
-            cls._books = {key: (monitor, cls())}
-            held = cls._books[key]
-        return held[1]
+        if cls._current is None or cls._current[0] is not monitor:
+            cls._current = (monitor, cls())
+        return cls._current[1]
 
     def _client(self, service: str, region: str) -> Any:
         if (service, region) not in self._clients:
@@ -108,16 +105,19 @@ class RepositoryPolicyBook:
             self._accounts[region] = aws_api.caller_account(self._client("sts", region))
         return self._accounts[region]
 
+    def check_location(self, ref: RepositoryRef, region: str) -> None:
+        """Refuse a repository outside the stack's Region or account (STS only if needed)."""
+        ref.check_location(region, self.account(region) if ref.account else None)
+
     def repository(self, ref: RepositoryRef, region: str) -> RepositoryEntry:
         """Look the repository up and read its policy, once per program run."""
-        ref.check_location(region, self.account(region) if ref.account else None)
+        self.check_location(ref, region)
         key = (region, ref.name)
         if key in self._entries:
             return self._entries[key]
         ecr = self._client("ecr", region)
         described = aws_api.describe_repository(ecr, ref.name, region)
         arn = str(described["repositoryArn"])
-        account = arn.split(":")[4]
         text = aws_api.get_policy_text(ecr, ref.name, arn)
         try:
             original = policy.parse_policy(text)
@@ -127,9 +127,7 @@ class RepositoryPolicyBook:
                 "Nothing was changed; repair the policy (aws ecr get-repository-policy / "
                 "set-repository-policy) and run again"
             ) from None
-        entry = RepositoryEntry(
-            ref.name, region, arn, image_uri_prefix(account, region, ref.name), original
-        )
+        entry = RepositoryEntry(ref.name, region, arn, str(described["repositoryUri"]), original)
         self._entries[key] = entry
         return entry
 
@@ -176,7 +174,7 @@ class RepositoryPolicyBook:
                     retain_on_delete=True,
                 ),
             )
-        previous = [g.finalizer for g in entry.grants if g.finalizer is not None]
+        previous = [entry.last_finalizer] if entry.last_finalizer else []
         finalizer = GrantFinalizer(
             f"{owner_name}-grant-{entry.name}",
             region=entry.region,
@@ -184,10 +182,10 @@ class RepositoryPolicyBook:
             sid=policy.statement_sid(service_name),
             opts=pulumi.ResourceOptions(
                 parent=owner,
-                depends_on=[entry.policy_resource, *previous[-1:]],
+                depends_on=[entry.policy_resource, *previous],
             ),
         )
-        entry.grants[-1].finalizer = finalizer
+        entry.last_finalizer = finalizer
         return finalizer
 
     @staticmethod
