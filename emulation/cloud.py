@@ -20,7 +20,7 @@ from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
 from components import puller_role
-from emulation.lightsail import LightsailEmulator, ResponseBody
+from emulation.lightsail import LightsailEmulator, error_response
 
 _FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "emulated",
@@ -116,9 +116,7 @@ class EmulatedAws:
                 if remaining[0] <= 0:
                     return None
                 remaining[0] -= 1
-            body = json.dumps({"__type": code, "message": f"emulated {code}"}).encode()
-            headers = {"Content-Type": "application/x-amz-json-1.1"}
-            return AWSResponse("https://emulated/", 400, headers, ResponseBody(body))
+            return error_response(code, f"emulated {code}")
 
         entry = (f"before-send.{service}.{operation}", handler)
         BUILTIN_HANDLERS.append(entry)

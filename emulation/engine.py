@@ -379,6 +379,6 @@ class Engine:
                 self._report.record("deleted", resource.name)
             elif resource.custom:
                 self._report.record("retained", resource.name)
-            current = self.state.get(resource.urn)
-            if current is resource or (current is not None and resource.urn not in self._seen):
+            # A replaced resource's old copy leaves no trace: its URN now holds the new one.
+            if self.state.get(resource.urn) is resource:
                 del self.state[resource.urn]

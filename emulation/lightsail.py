@@ -118,14 +118,11 @@ class LightsailEmulator:
                     self, f"_op_{operation}"
                 )
             except AttributeError:
-                return _response(
-                    400,
-                    {"__type": "InvalidInputException", "message": f"{operation} is not emulated"},
-                )
+                return error_response("InvalidInputException", f"{operation} is not emulated")
             try:
-                return _response(200, handler(region, params))
+                return json_response(200, handler(region, params))
             except LightsailError as exc:
-                return _response(exc.status, {"__type": exc.code, "message": exc.message})
+                return error_response(exc.code, exc.message, exc.status)
 
     def _find(self, region: str, name: str) -> Service:
         service = self.services.get((region, name))
@@ -274,7 +271,12 @@ class LightsailEmulator:
         return False
 
 
-def _response(status: int, body: dict[str, Any]) -> AWSResponse:
+def json_response(status: int, body: dict[str, Any]) -> AWSResponse:
+    """A reply in the JSON 1.1 protocol (Lightsail's, and ECR's too)."""
     data = json.dumps(body).encode()
     headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "emulated"}
-    return AWSResponse("https://lightsail.emulated/", status, headers, ResponseBody(data))
+    return AWSResponse("https://emulated/", status, headers, ResponseBody(data))
+
+
+def error_response(code: str, message: str, status: int = 400) -> AWSResponse:
+    return json_response(status, {"__type": code, "message": message})
