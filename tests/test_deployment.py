@@ -236,3 +236,12 @@ def test_public_endpoint_missing_key_is_refused(key: str, deployed: list[dict[st
     del endpoint[key]
     with pytest.raises(ConfigurationError, match=f"publicEndpoint has no '{key}'"):
         public_endpoint_args(endpoint, deployed)
+
+
+@pytest.mark.parametrize("endpoint", ["web:8080", ["web", 8080]])
+def test_public_endpoint_that_is_not_an_object_is_refused(
+    endpoint: Any, deployed: list[dict[str, Any]]
+) -> None:
+    message = refusal(public_endpoint_args, endpoint, deployed)
+    assert "must be an object with container and port" in message
+    assert repr(endpoint) in message

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,4 +162,30 @@ def test_report_summary_names_each_kind() -> None:
     report = RunReport(created=["a", "b"], retained=["c"])
     assert report.summary() == "2 created, 1 retained" and report.changed
     assert RunReport(unchanged=["a"]).changed is False
-    assert json.dumps(RunReport().summary()) == '"nothing"'
+    assert RunReport().summary() == "nothing"
+
+
+def test_deployment_the_service_cannot_pull_fails_like_the_provider(cloud: EmulatedAws) -> None:
+    from emulation.providers import ContainerServiceProvider, DeploymentVersionProvider
+
+    ContainerServiceProvider().create(
+        {
+            "name": "web",
+            "power": "nano",
+            "scale": 1,
+            "region": REGION,
+            "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": True}},
+        }
+    )
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/first:1.0"  # "first" grants nobody
+
+    with pytest.raises(RuntimeError, match="ended FAILED: the service could not pull"):
+        DeploymentVersionProvider().create(
+            {
+                "serviceName": "web",
+                "region": REGION,
+                "containers": [{"containerName": "api", "image": image}],
+            }
+        )
+
+    assert cloud.lightsail.service("web", REGION).deployments[-1]["state"] == "FAILED"
