@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -74,6 +75,17 @@ def refusal(check: Callable[..., Any], *args: Any) -> str:
     with pytest.raises(ConfigurationError) as info:
         check(*args)
     return str(info.value)
+
+
+def put_policy(ecr: Any, document: dict[str, Any], repository: str = "team/app") -> str:
+    """Store ``document`` as the repository's policy (creating the repository if needed)."""
+    import json
+
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
+    text = json.dumps(document)
+    ecr.set_repository_policy(repositoryName=repository, policyText=text)
+    return text
 
 
 @pytest.fixture

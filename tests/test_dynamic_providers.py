@@ -24,7 +24,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from components import aws_api, puller_role
 from components.dynamic_providers import GrantFinalizerProvider, PullerRoleProvider
 from components.policy import pull_statement, statement_sid
-from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services
+from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services, put_policy
 
 SERVICE = "web"
 REPOSITORY = "team/app"
@@ -95,12 +95,8 @@ OTHER_TEAM: dict[str, Any] = {
 
 
 def test_grant_delete_removes_only_our_statement(ecr: Any) -> None:
-    ecr.create_repository(repositoryName=REPOSITORY)
-    ecr.set_repository_policy(
-        repositoryName=REPOSITORY,
-        policyText=json.dumps(
-            {"Version": "2012-10-17", "Statement": [OTHER_TEAM, pull_statement(SERVICE, ROLE_ARN)]}
-        ),
+    put_policy(
+        ecr, {"Version": "2012-10-17", "Statement": [OTHER_TEAM, pull_statement(SERVICE, ROLE_ARN)]}
     )
 
     GrantFinalizerProvider().delete(f"{REGION}/{REPOSITORY}/{SID}", dict(GRANT))
@@ -110,13 +106,7 @@ def test_grant_delete_removes_only_our_statement(ecr: Any) -> None:
 
 
 def test_grant_delete_of_last_statement_deletes_policy(ecr: Any) -> None:
-    ecr.create_repository(repositoryName=REPOSITORY)
-    ecr.set_repository_policy(
-        repositoryName=REPOSITORY,
-        policyText=json.dumps(
-            {"Version": "2008-10-17", "Statement": [pull_statement(SERVICE, ROLE_ARN)]}
-        ),
-    )
+    put_policy(ecr, {"Version": "2008-10-17", "Statement": [pull_statement(SERVICE, ROLE_ARN)]})
 
     GrantFinalizerProvider().delete("id", dict(GRANT))
 
@@ -133,12 +123,8 @@ def test_grant_delete_succeeds_when_repository_is_gone(ecr: Any) -> None:
 
 def test_grant_delete_runs_from_the_pickled_copy(ecr: Any) -> None:
     """The engine deletes with the provider stored in the state, not a fresh one."""
-    ecr.create_repository(repositoryName=REPOSITORY)
-    ecr.set_repository_policy(
-        repositoryName=REPOSITORY,
-        policyText=json.dumps(
-            {"Version": "2012-10-17", "Statement": [OTHER_TEAM, pull_statement(SERVICE, ROLE_ARN)]}
-        ),
+    put_policy(
+        ecr, {"Version": "2012-10-17", "Statement": [OTHER_TEAM, pull_statement(SERVICE, ROLE_ARN)]}
     )
     stored_provider = dill.loads(base64.b64decode(serialize_provider(GrantFinalizerProvider())))
 

@@ -15,7 +15,7 @@ import pytest
 from components import aws_api, policy, revocation
 from components.policy import MalformedPolicyError, pull_statement, statement_sid
 from components.revocation import Revocation, revoke_statement
-from tests.conftest import ACCOUNT, REGION, ROLE_ARN
+from tests.conftest import ACCOUNT, REGION, ROLE_ARN, put_policy
 
 REPOSITORY = "team/app"
 SID = statement_sid("web")
@@ -39,12 +39,6 @@ AUDITORS: dict[str, Any] = {
 def repository(ecr: Any) -> str:
     ecr.create_repository(repositoryName=REPOSITORY)
     return REPOSITORY
-
-
-def put_policy(ecr: Any, document: dict[str, Any]) -> str:
-    text = json.dumps(document)
-    ecr.set_repository_policy(repositoryName=REPOSITORY, policyText=text)
-    return text
 
 
 def stored_document(ecr: Any) -> dict[str, Any]:
