@@ -129,6 +129,9 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             deployment.public_endpoint_args(endpoint, containers) if endpoint else None
         )
 
+        # Declared before anything registers: a document ECR would refuse stops the run here.
+        declared = [(entry, book.declare(entry, service_name)) for entry in entries]
+
         super().__init__(TYPE_TOKEN, name, None, opts)
         service = aws.lightsail.ContainerService(
             f"{name}-service",
@@ -157,8 +160,8 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
         grants: list[pulumi.Resource] = [
-            book.grant(entry, self, name, service_name, role.principal_arn, [role])
-            for entry in entries
+            book.grant(entry, grant, self, name, role.principal_arn, [role])
+            for entry, grant in declared
         ]
 
         if containers:

@@ -35,7 +35,7 @@ _PLACEHOLDER_ROLE_ARN = "arn:aws:iam::123456789012:role/amazon/lightsail/" + "x"
 @dataclass
 class Grant:
     service_name: str
-    principal_arn: pulumi.Output[str]
+    principal_arn: pulumi.Output[str] | None = None  # known once the role is declared
 
 
 @dataclass
@@ -131,20 +131,12 @@ class RepositoryPolicyBook:
         self._entries[key] = entry
         return entry
 
-    def grant(
-        self,
-        entry: RepositoryEntry,
-        owner: pulumi.ComponentResource,
-        owner_name: str,
-        service_name: str,
-        principal_arn: pulumi.Output[str],
-        depends_on: list[pulumi.Resource],
-    ) -> GrantFinalizer:
-        """Declare that ``service_name`` may pull from the repository.
+    def declare(self, entry: RepositoryEntry, service_name: str) -> Grant:
+        """Declare that ``service_name`` will pull from the repository; nothing is created.
 
-        The first grant on a repository creates its policy resource (a child of that
-        grant's component); every grant gets its own finalizer, a child of its own
-        component, ordered after the previous one so that two removals never race.
+        Called before the component registers anything, so that a grant the document
+        cannot take (too large, declared twice or too late) stops the run before any
+        resource, the container service included, is created.
         """
         if entry.sealed:
             raise ConfigurationError(
@@ -157,10 +149,28 @@ class RepositoryPolicyBook:
                 f"container service {service_name} is granted repository {entry.name} "
                 "twice in this program; list each repository once"
             )
-        entry.grants.append(Grant(service_name, principal_arn))
-        # Fail on size before anything is written, with a role ARN of realistic length.
+        grant = Grant(service_name)
+        entry.grants.append(grant)
+        # Fail on size now, with a role ARN of realistic length standing in for the real one.
         entry.merged_text({g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants}, warn=False)
+        return grant
 
+    def grant(
+        self,
+        entry: RepositoryEntry,
+        grant: Grant,
+        owner: pulumi.ComponentResource,
+        owner_name: str,
+        principal_arn: pulumi.Output[str],
+        depends_on: list[pulumi.Resource],
+    ) -> GrantFinalizer:
+        """Create what a declared grant needs, now that its principal ARN is an output.
+
+        The first grant on a repository creates its policy resource (a child of that
+        grant's component); every grant gets its own finalizer, a child of its own
+        component, ordered after the previous one so that two removals never race.
+        """
+        grant.principal_arn = principal_arn
         if entry.policy_resource is None:
             entry.policy_resource = aws.ecr.RepositoryPolicy(
                 f"{owner_name}-policy-{entry.name}",
@@ -179,7 +189,7 @@ class RepositoryPolicyBook:
             f"{owner_name}-grant-{entry.name}",
             region=entry.region,
             repository=entry.name,
-            sid=policy.statement_sid(service_name),
+            sid=policy.statement_sid(grant.service_name),
             opts=pulumi.ResourceOptions(
                 parent=owner,
                 depends_on=[entry.policy_resource, *previous],

@@ -99,10 +99,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def run_program(
-    body: Callable[[], Any], *, preview: bool = False, mocks: ServiceMocks | None = None
+    body: Callable[[], Any],
+    *,
+    preview: bool = False,
+    mocks: ServiceMocks | None = None,
+    recording: Recording | None = None,
 ) -> tuple[Recording, Any]:
-    """Run ``body`` as a program; return the registrations and body's resolved result."""
-    recording = Recording()
+    """Run ``body`` as a program; return the registrations and body's resolved result.
+
+    Pass ``recording`` to keep what was registered when the program fails.
+    """
+    recording = recording if recording is not None else Recording()
     mocks = mocks or ServiceMocks(preview)
     pulumi.runtime.set_mocks(
         mocks,

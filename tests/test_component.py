@@ -354,6 +354,6 @@ def test_access_denied_on_reading_a_policy_names_action_and_repository(
 def _run_failing(body: Any, error: type[Exception], expected: str) -> Recording:
     recording = Recording()
     with pytest.raises(error) as raised:
-        recording, _ = run_program(body)
+        run_program(body, recording=recording)
     assert expected in str(raised.value), str(raised.value)
     return recording
