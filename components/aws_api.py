@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from components.identity import AwsIdentity
 
 # Standard retry mode backs off on throttling and transient faults by itself; a few
 # more attempts than the default ride out a busy account during a large `up`.
@@ -38,10 +39,11 @@ class AwsCallError(RuntimeError):
         self.code = code
 
 
-def client(service: str, region: str) -> Any:
-    """A boto3 client for ``service`` in ``region``, with standard retries."""
-    session: Any = boto3.session.Session()  # a fresh session: no state shared across threads
-    return session.client(service, region_name=region, config=_RETRIES)
+def client(service: str, region: str, identity: AwsIdentity | None = None) -> Any:
+    """A boto3 client for ``service`` in ``region``, acting as ``identity`` (the AWS
+    provider's; ambient credentials when None), with standard retries."""
+    # A fresh session each time: sessions are not thread-safe, clients are.
+    return (identity or AwsIdentity()).client(service, region, config=_RETRIES)
 
 
 def error_code(exc: BaseException) -> str | None:

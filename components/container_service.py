@@ -8,9 +8,11 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components import deployment, validation
+from components import adoption, aws_api, deployment, validation
 from components.aws_api import repository_arn
+from components.aws_provider import check_no_explicit_provider, provider_for
 from components.dynamic_providers import PullerRole
+from components.identity import AwsIdentity
 from components.operator_policy import operator_policy
 from components.puller_role import DEFAULT_TIMEOUT_SECONDS
 from components.repository import image_uri_prefix, parse_repositories
@@ -49,7 +51,13 @@ class PrivateEcrContainerServiceArgs(TypedDict):
     """How long to wait for the puller role's principal ARN (default 300)."""
     adopt_existing_service: NotRequired[bool]
     """Import a container service that already exists under ``service_name`` (made by
-    hand or by another tool) instead of creating it; its power and scale must match."""
+    hand or by another tool) instead of creating it; its power, scale and tags must
+    match the live service, which must be enabled and have no custom domains."""
+    aws_identity: NotRequired[AwsIdentity]
+    """How to reach AWS when not as the stack's default AWS provider (``aws:profile``,
+    ``aws:assumeRoles``...): the component then builds its own AWS provider from these
+    settings, so that its boto3 reads and the provider's writes act as one identity.
+    Use this instead of ``opts.provider``, whose settings the component cannot read."""
 
 
 class PrivateEcrContainerService(pulumi.ComponentResource):
@@ -94,10 +102,42 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         timeout = validation.check_timeout(
             args.get("puller_role_timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
         )
-
+        check_no_explicit_provider(opts)
         book = RepositoryPolicyBook.for_this_program()
+
+        explicit_identity = args.get("aws_identity")
+        provider: pulumi.ProviderResource | None = None
+        if explicit_identity is not None:
+            # The component's own provider must exist before the provider's account can
+            # be asked for; registering the two writes nothing to AWS.
+            identity = validation.check_identity(explicit_identity)
+            super().__init__(TYPE_TOKEN, name, None, opts)
+            provider = provider_for(identity, region, f"{name}-aws", self)
+        else:
+            identity = AwsIdentity.from_stack_config()
+        # boto3 must read the account the provider writes to, or the merged documents
+        # would carry one account's statements into the other's repositories.
+        book.check_same_account(identity, region, provider)
+
+        if adopt:
+            adoption.check_adoptable(
+                aws_api.get_container_service(
+                    book.client("lightsail", region, identity), service_name
+                ),
+                adoption.ServiceGoal(
+                    service_name,
+                    region,
+                    power,
+                    scale,
+                    {
+                        **(book.default_tags() if provider is None else {}),
+                        **validation.check_plain_tags(args.get("tags")),
+                    },
+                ),
+            )
+
         if access:
-            entries = [book.repository(ref, region) for ref in refs]
+            entries = [book.repository(ref, region, identity) for ref in refs]
             prefixes = {entry.name: entry.uri_prefix for entry in entries}
             repository_arns = [entry.arn for entry in entries]
         else:
@@ -105,8 +145,8 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             # earlier are removed by their finalizers, which leave the program.
             entries = []
             for ref in refs:
-                book.check_location(ref, region)
-            account = book.account(region) if refs else ""
+                book.check_location(ref, region, identity)
+            account = book.account(identity, region) if refs else ""
             prefixes = {ref.name: image_uri_prefix(account, region, ref.name) for ref in refs}
             # Revoking earlier statements still needs the ECR permissions.
             repository_arns = [repository_arn(region, account, ref.name) for ref in refs]
@@ -132,7 +172,8 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         # Declared before anything registers: a document ECR would refuse stops the run here.
         declared = [(entry, book.declare(entry, service_name)) for entry in entries]
 
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        if explicit_identity is None:
+            super().__init__(TYPE_TOKEN, name, None, opts)
         service = aws.lightsail.ContainerService(
             f"{name}-service",
             name=service_name,
@@ -146,6 +187,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             private_registry_access={"ecr_image_puller_role": {"is_active": access}},
             opts=pulumi.ResourceOptions(
                 parent=self,
+                provider=provider,
                 ignore_changes=["privateRegistryAccess"],
                 # Pulumi imports only while the service is not yet in the stack's state.
                 import_=service_name if adopt else None,
@@ -157,11 +199,15 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             service_name=service_name,
             active=access,
             timeout_seconds=timeout,
+            identity=identity,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
         grants: list[pulumi.Resource] = [
-            book.grant(entry, grant, self, name, role.principal_arn, [role])
+            resource
             for entry, grant in declared
+            for resource in book.grant(
+                entry, grant, self, name, role.principal_arn, identity, provider
+            )
         ]
 
         if containers:
@@ -185,7 +231,9 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
                     else None
                 ),
                 # The images pull only once every grant is written.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role, *grants]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[role, *grants]
+                ),
             )
 
         self.service_name = service.name
@@ -194,7 +242,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         self.principal_arn = role.principal_arn
         self.image_uri_prefixes = pulumi.Output.from_input(prefixes)
         self.operator_policy = pulumi.Output.from_input(
-            operator_policy(repository_arns, bool(containers))
+            operator_policy(repository_arns, bool(containers), identity.assumed_role_arns())
         )
         self.register_outputs(
             {

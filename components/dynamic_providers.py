@@ -1,12 +1,18 @@
 """The two dynamic resources: the puller role's state, and the grant finalizer.
 
-Pulumi pickles a dynamic provider into the stack state and runs the *stored* copy on
-later updates and on `pulumi destroy`. A class defined in an importable module is
-stored by reference (this module's path and the class name), so:
-- do not rename this module or these classes: existing stacks could no longer destroy;
-- keep the methods self-contained: they build their boto3 clients themselves, take the
-  Region as an input and never credentials, and call the stable helpers they import;
-- keep the Python minor version of a stack fixed (the pickle carries bytecode).
+Pulumi stores a dynamic provider in the stack state with dill. A class defined in an
+importable module is stored by reference: the pickle holds this module's path and the
+class name, no bytecode. So every later `up`, `refresh` and `destroy` runs the provider
+code that is on disk *then*, imported in the dynamic provider process, which starts in
+the project root (or the `main:` folder of Pulumi.yaml) with that folder first on
+`sys.path` (unless PYTHONSAFEPATH is set, which must not be). Hence:
+- never rename this module or these classes: existing stacks could no longer destroy;
+- keep the methods able to handle state written by every earlier version (an input
+  added later is absent from older state: `identity` here was added after the first
+  release, and older state means the ambient credentials);
+- build boto3 clients inside the provider process, from the Region and the identity
+  settings (a profile name, role ARNs, never keys) stored as inputs;
+- implement `diff`, so that a changed input is seen.
 """
 
 from __future__ import annotations
@@ -24,13 +30,25 @@ from pulumi.dynamic import (
 )
 
 from components import aws_api, puller_role, revocation
+from components.identity import AwsIdentity
 
-_ROLE_KEYS = ("region", "service_name", "active")
+_ROLE_KEYS = ("region", "service_name", "active", "identity")
 _GRANT_KEYS = ("region", "repository", "sid")
+# Settings that say how to reach AWS, not what the resource is: a change is an update.
+_IDENTITY_KEYS = ("identity",)
+
+
+def _client(service: str, props: dict[str, Any]) -> Any:
+    """A client for ``service`` in the resource's Region, as the stored identity."""
+    return aws_api.client(service, props["region"], AwsIdentity.from_state(props.get("identity")))
 
 
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
-    return [k for k in keys if olds.get(k) != news.get(k)]
+    def value(props: dict[str, Any], key: str) -> Any:
+        # State written before identities existed holds none: that is the ambient one.
+        return AwsIdentity.from_state(props.get(key)) if key == "identity" else props.get(key)
+
+    return [k for k in keys if value(olds, k) != value(news, k)]
 
 
 class PullerRoleProvider(ResourceProvider):
@@ -41,7 +59,7 @@ class PullerRoleProvider(ResourceProvider):
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         principal_arn = puller_role.ensure_puller_role(
-            aws_api.client("lightsail", props["region"]),
+            _client("lightsail", props),
             props["service_name"],
             bool(props["active"]),
             timeout=float(props.get("timeout_seconds") or puller_role.DEFAULT_TIMEOUT_SECONDS),
@@ -51,6 +69,7 @@ class PullerRoleProvider(ResourceProvider):
             "service_name": props["service_name"],
             "active": bool(props["active"]),
             "timeout_seconds": props.get("timeout_seconds"),
+            "identity": props.get("identity"),
             "principal_arn": principal_arn,
         }
 
@@ -69,10 +88,15 @@ class PullerRoleProvider(ResourceProvider):
     @staticmethod
     def _drifted(olds: dict[str, Any]) -> bool:
         try:
-            live = puller_role.current_role(
-                aws_api.client("lightsail", olds["region"]), olds["service_name"]
+            live = puller_role.current_role(_client("lightsail", olds), olds["service_name"])
+        except Exception as exc:
+            # A failed look proves nothing either way: say so, loudly, rather than
+            # report "no drift" and let `preview --expect-no-changes` pass in silence.
+            pulumi.log.warn(
+                f"could not check the ECR image puller role of container service "
+                f"{olds.get('service_name')} for drift (lightsail:GetContainerServices): "
+                f"{exc}; the role is assumed unchanged"
             )
-        except Exception:  # a failed look is no reason to fail the diff
             return False
         if not olds.get("active"):
             return live.active
@@ -82,9 +106,7 @@ class PullerRoleProvider(ResourceProvider):
         return UpdateResult(self._apply(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        service = aws_api.get_container_service(
-            aws_api.client("lightsail", props["region"]), props["service_name"]
-        )
+        service = aws_api.get_container_service(_client("lightsail", props), props["service_name"])
         if service is None:
             # The service was deleted outside Pulumi, and its role with it: a blank id
             # tells `pulumi refresh` that this resource is gone.
@@ -106,20 +128,27 @@ class GrantFinalizerProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = {k: props[k] for k in _GRANT_KEYS}
+        outs = self._outputs(props)
         return CreateResult(f"{outs['region']}/{outs['repository']}/{outs['sid']}", outs)
 
+    @staticmethod
+    def _outputs(props: dict[str, Any]) -> dict[str, Any]:
+        return {**{k: props[k] for k in _GRANT_KEYS}, "identity": props.get("identity")}
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = _changed(olds, news, _GRANT_KEYS)
-        # A different repository or Sid is a different grant: the old one must go.
-        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
+        # A different repository or Sid is a different grant: the old one must go. A
+        # different identity is the same grant reached another way: store it, so that
+        # `destroy` revokes as the provider now acts.
+        replaces = _changed(olds, news, _GRANT_KEYS)
+        changed = replaces + _changed(olds, news, _IDENTITY_KEYS)
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._outputs(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         outcome = revocation.revoke_statement(
-            aws_api.client("ecr", props["region"]),
-            props["repository"],
-            props["region"],
-            props["sid"],
+            _client("ecr", props), props["repository"], props["region"], props["sid"]
         )
         pulumi.log.info(f"{props['repository']}: {outcome.value}")
 
@@ -137,6 +166,7 @@ class PullerRole(Resource, module="lightsail-ecr", name="PullerRole"):
         service_name: pulumi.Input[str],
         active: pulumi.Input[bool],
         timeout_seconds: pulumi.Input[float] | None = None,
+        identity: AwsIdentity | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(
@@ -147,6 +177,7 @@ class PullerRole(Resource, module="lightsail-ecr", name="PullerRole"):
                 "service_name": service_name,
                 "active": active,
                 "timeout_seconds": timeout_seconds,
+                "identity": (identity or AwsIdentity()).to_state(),
                 "principal_arn": None,
             },
             opts,
@@ -163,11 +194,17 @@ class GrantFinalizer(Resource, module="lightsail-ecr", name="GrantFinalizer"):
         region: pulumi.Input[str],
         repository: pulumi.Input[str],
         sid: pulumi.Input[str],
+        identity: AwsIdentity | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(
             GrantFinalizerProvider(),
             name,
-            {"region": region, "repository": repository, "sid": sid},
+            {
+                "region": region,
+                "repository": repository,
+                "sid": sid,
+                "identity": (identity or AwsIdentity()).to_state(),
+            },
             opts,
         )

@@ -30,8 +30,16 @@ DEPLOYMENT_ACTIONS = (
 )
 
 
-def operator_policy(repository_arns: Sequence[str], deploys_containers: bool) -> str:
-    """The policy as JSON text, ready for `aws iam put-user-policy` or a role."""
+def operator_policy(
+    repository_arns: Sequence[str],
+    deploys_containers: bool,
+    assumed_role_arns: Sequence[str] = (),
+) -> str:
+    """The policy as JSON text, ready for `aws iam put-user-policy` or a role.
+
+    ``assumed_role_arns``: the roles the stack assumes (``aws:assumeRoles``), which the
+    identity that starts pulumi must be allowed to assume.
+    """
     lightsail = list(LIGHTSAIL_ACTIONS) + (list(DEPLOYMENT_ACTIONS) if deploys_containers else [])
     statements: list[dict[str, object]] = [
         {
@@ -48,6 +56,15 @@ def operator_policy(repository_arns: Sequence[str], deploys_containers: bool) ->
                 "Effect": "Allow",
                 "Action": list(ECR_ACTIONS),
                 "Resource": sorted(repository_arns),
+            }
+        )
+    if assumed_role_arns:
+        statements.append(
+            {
+                "Sid": "AssumeDeploymentRoles",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": list(assumed_role_arns),
             }
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)

@@ -6,16 +6,19 @@ module keeps, for each Pulumi program run, one entry per repository: the policy 
 once with boto3, every grant declared on it, the one policy resource that writes the
 merged document, and the grant finalizers that take each service's statement out again.
 
-The merged document is computed from the grants declared while the program body runs.
-Pulumi runs the body synchronously before it resolves any output, so waiting one turn
-of the event loop is enough for every component to have declared its grants; a grant
-declared later than that (for example inside an ``apply``) is refused with an error.
+The merged document is computed once the program has declared everything
+(``components.program_end``), so components may be declared in any order, with
+invokes, transforms or awaits between them; a grant declared after that (inside an
+``apply`` that runs late) is refused with an error.
+
+Every grant's finalizer is in the stack's state before its statement is written: the
+policy resource depends on all of its repository's finalizers. A run that dies at any
+point therefore never leaves a statement that `pulumi destroy` would not remove.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +26,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components import aws_api, policy
+from components.aws_provider import provider_account, stack_default_tags
 from components.dynamic_providers import GrantFinalizer
+from components.identity import AwsIdentity
+from components.program_end import ProgramEnd
 from components.repository import RepositoryRef
 from components.validation import ConfigurationError
 
@@ -36,6 +42,7 @@ _PLACEHOLDER_ROLE_ARN = "arn:aws:iam::123456789012:role/amazon/lightsail/" + "x"
 class Grant:
     service_name: str
     principal_arn: pulumi.Output[str] | None = None  # known once the role is declared
+    finalizer: GrantFinalizer | None = None
 
 
 @dataclass
@@ -49,7 +56,6 @@ class RepositoryEntry:
     original: policy.Document | None
     grants: list[Grant] = field(default_factory=list)
     policy_resource: aws.ecr.RepositoryPolicy | None = None
-    last_finalizer: GrantFinalizer | None = None
     sealed: bool = False
 
     def merged_text(self, principals: dict[str, str], warn: bool = True) -> str:
@@ -75,47 +81,94 @@ class RepositoryEntry:
         except policy.PolicyTooLargeError as exc:
             raise ConfigurationError(f"repository {self.name} ({self.arn}): {exc}") from None
 
+    @property
+    def finalizers(self) -> list[GrantFinalizer]:
+        return [g.finalizer for g in self.grants if g.finalizer is not None]
+
+
+# One book per program run, found through the run's root stack and monitor: concurrent
+# Automation API runs in one process each have their own (context variables of
+# Pulumi's), and unit tests that call set_mocks again keep the root but get a new monitor.
+_BOOKS: weakref.WeakKeyDictionary[pulumi.Resource, tuple[Any, RepositoryPolicyBook]] = (
+    weakref.WeakKeyDictionary()
+)
+
 
 class RepositoryPolicyBook:
     """The repositories one program run grants on; use ``for_this_program()``."""
 
-    # The monitor of the run the book belongs to, and the book: a new run, a new book.
-    _current: tuple[Any, RepositoryPolicyBook] | None = None
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], RepositoryEntry] = {}
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._accounts: dict[str, str] = {}
+    def __init__(self, program_end: ProgramEnd) -> None:
+        self.program_end = program_end
+        self._entries: dict[tuple[str, str, str], RepositoryEntry] = {}
+        self._clients: dict[tuple[AwsIdentity, str, str], Any] = {}
+        self._accounts: dict[tuple[AwsIdentity, str], str] = {}
+        self._checked: set[tuple[AwsIdentity, str, int]] = set()
 
     @classmethod
     def for_this_program(cls) -> RepositoryPolicyBook:
         """The book of the program now running (a new run gets a new, empty book)."""
+        root = pulumi.runtime.get_root_resource()
+        if root is None:
+            raise ConfigurationError(
+                "PrivateEcrContainerService must be declared in a Pulumi program run by "
+                "`pulumi preview`/`up` or the Automation API; it cannot run inside a "
+                "multi-language component provider, which cannot load its dynamic "
+                "resources (pulumi/pulumi#5455)"
+            )
         monitor = pulumi.runtime.settings.get_monitor()
-        if cls._current is None or cls._current[0] is not monitor:
-            cls._current = (monitor, cls())
-        return cls._current[1]
+        found = _BOOKS.get(root)
+        if found is None or found[0] is not monitor:
+            found = _BOOKS[root] = (monitor, cls(ProgramEnd(root)))
+        return found[1]
 
-    def _client(self, service: str, region: str) -> Any:
-        if (service, region) not in self._clients:
-            self._clients[(service, region)] = aws_api.client(service, region)
-        return self._clients[(service, region)]
+    def client(self, service: str, region: str, identity: AwsIdentity) -> Any:
+        """One client per identity, service and Region per run, shared by every read."""
+        key = (identity, service, region)
+        if key not in self._clients:
+            self._clients[key] = aws_api.client(service, region, identity)
+        return self._clients[key]
 
-    def account(self, region: str) -> str:
-        if region not in self._accounts:
-            self._accounts[region] = aws_api.caller_account(self._client("sts", region))
-        return self._accounts[region]
+    def account(self, identity: AwsIdentity, region: str) -> str:
+        """The account that ``identity``'s credentials belong to (one STS call per run)."""
+        key = (identity, region)
+        if key not in self._accounts:
+            self._accounts[key] = aws_api.caller_account(self.client("sts", region, identity))
+        return self._accounts[key]
 
-    def check_location(self, ref: RepositoryRef, region: str) -> None:
-        """Refuse a repository outside the stack's Region or account (STS only if needed)."""
-        ref.check_location(region, self.account(region) if ref.account else None)
+    def check_same_account(
+        self, identity: AwsIdentity, region: str, provider: pulumi.ProviderResource | None
+    ) -> None:
+        """Stop unless boto3 (as ``identity``) and the AWS provider act in one account."""
+        key = (identity, region, id(provider))
+        if key in self._checked:
+            return
+        ours = self.account(identity, region)
+        theirs = provider_account(provider)
+        if ours != theirs:
+            raise ConfigurationError(
+                f"the component's own AWS reads act as account {ours} ({identity.describe()}), "
+                f"but the AWS provider deploys into account {theirs}: it would read one "
+                "account's repository policies and write them into the other's. Nothing was "
+                "changed. Give both the same identity: set aws:profile or aws:assumeRoles on "
+                "the stack (the component follows them) and check AWS_PROFILE and "
+                "AWS_ACCESS_KEY_ID in the environment that runs pulumi"
+            )
+        self._checked.add(key)
 
-    def repository(self, ref: RepositoryRef, region: str) -> RepositoryEntry:
+    def default_tags(self) -> dict[str, str]:
+        return stack_default_tags()
+
+    def check_location(self, ref: RepositoryRef, region: str, identity: AwsIdentity) -> None:
+        """Refuse a repository outside the stack's Region or account."""
+        ref.check_location(region, self.account(identity, region) if ref.account else None)
+
+    def repository(self, ref: RepositoryRef, region: str, identity: AwsIdentity) -> RepositoryEntry:
         """Look the repository up and read its policy, once per program run."""
-        self.check_location(ref, region)
-        key = (region, ref.name)
+        self.check_location(ref, region, identity)
+        key = (self.account(identity, region), region, ref.name)
         if key in self._entries:
             return self._entries[key]
-        ecr = self._client("ecr", region)
+        ecr = self.client("ecr", region, identity)
         described = aws_api.describe_repository(ecr, ref.name, region)
         arn = str(described["repositoryArn"])
         text = aws_api.get_policy_text(ecr, ref.name, arn)
@@ -138,11 +191,12 @@ class RepositoryPolicyBook:
         cannot take (too large, declared twice or too late) stops the run before any
         resource, the container service included, is created.
         """
-        if entry.sealed:
+        if entry.sealed or self.program_end.ended:
             raise ConfigurationError(
                 f"a grant on repository {entry.name} for {service_name} was declared after "
-                "the repository's policy was computed; declare every component at the top "
-                "level of the program, not inside an apply or after awaiting an output"
+                "the program finished declaring its resources, when the repository's policy "
+                "was already computed; declare every PrivateEcrContainerService in the "
+                "program body or its pulumi.run entrypoint, not inside an apply"
             )
         if any(g.service_name == service_name for g in entry.grants):
             raise ConfigurationError(
@@ -162,15 +216,29 @@ class RepositoryPolicyBook:
         owner: pulumi.ComponentResource,
         owner_name: str,
         principal_arn: pulumi.Output[str],
-        depends_on: list[pulumi.Resource],
-    ) -> GrantFinalizer:
+        identity: AwsIdentity,
+        provider: pulumi.ProviderResource | None,
+    ) -> list[pulumi.Resource]:
         """Create what a declared grant needs, now that its principal ARN is an output.
 
-        The first grant on a repository creates its policy resource (a child of that
-        grant's component); every grant gets its own finalizer, a child of its own
-        component, ordered after the previous one so that two removals never race.
+        Every grant gets its own finalizer, a child of its own component, ordered after
+        the previous one on the repository so that two removals never race. The first
+        grant on a repository creates its policy resource (a child of that grant's
+        component), which waits for every finalizer of the repository: a statement is
+        never written before the finalizer that removes it is in the state.
+
+        Returns what a deployment must wait for: the finalizer and the policy resource.
         """
         grant.principal_arn = principal_arn
+        earlier = entry.finalizers[-1:]
+        grant.finalizer = GrantFinalizer(
+            f"{owner_name}-grant-{entry.name}",
+            region=entry.region,
+            repository=entry.name,
+            sid=policy.statement_sid(grant.service_name),
+            identity=identity,
+            opts=pulumi.ResourceOptions(parent=owner, depends_on=earlier),
+        )
         if entry.policy_resource is None:
             entry.policy_resource = aws.ecr.RepositoryPolicy(
                 f"{owner_name}-policy-{entry.name}",
@@ -179,32 +247,26 @@ class RepositoryPolicyBook:
                 policy=self._document(entry),
                 opts=pulumi.ResourceOptions(
                     parent=owner,
-                    depends_on=depends_on,
+                    provider=provider,
+                    # Every finalizer of the repository, known once the program has
+                    # declared them all, is in the state before the document is written.
+                    depends_on=pulumi.Output.from_input(self._finalizers(entry)),
                     # Deleting would wipe every team's statements; finalizers remove ours.
                     retain_on_delete=True,
                 ),
             )
-        previous = [entry.last_finalizer] if entry.last_finalizer else []
-        finalizer = GrantFinalizer(
-            f"{owner_name}-grant-{entry.name}",
-            region=entry.region,
-            repository=entry.name,
-            sid=policy.statement_sid(grant.service_name),
-            opts=pulumi.ResourceOptions(
-                parent=owner,
-                depends_on=[entry.policy_resource, *previous],
-            ),
-        )
-        entry.last_finalizer = finalizer
-        return finalizer
+        return [grant.finalizer, entry.policy_resource]
 
-    @staticmethod
-    def _document(entry: RepositoryEntry) -> pulumi.Output[str]:
-        async def grants_once_declared() -> list[Grant]:
-            await asyncio.sleep(0)  # the program body has declared every grant by now
-            entry.sealed = True
-            return list(entry.grants)
+    async def _declared(self, entry: RepositoryEntry) -> list[Grant]:
+        await self.program_end.wait()
+        entry.sealed = True
+        return list(entry.grants)
 
+    async def _finalizers(self, entry: RepositoryEntry) -> list[pulumi.Resource]:
+        grants = await self._declared(entry)
+        return [g.finalizer for g in grants if g.finalizer is not None]
+
+    def _document(self, entry: RepositoryEntry) -> pulumi.Output[str]:
         def merge(grants: list[Grant]) -> pulumi.Output[str]:
             principals = pulumi.Output.all(*[g.principal_arn for g in grants])
             return principals.apply(
@@ -213,5 +275,4 @@ class RepositoryPolicyBook:
                 )
             )
 
-        declared: Awaitable[list[Grant]] = grants_once_declared()
-        return pulumi.Output.from_input(declared).apply(merge)  # type: ignore[arg-type]
+        return pulumi.Output.from_input(self._declared(entry)).apply(merge)  # type: ignore[arg-type]

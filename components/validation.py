@@ -88,3 +88,28 @@ def check_timeout(seconds: Any) -> float:
             "most 3600 (AWS says the ARN takes about 30 s to appear; the default is 300)"
         )
     return float(seconds)
+
+
+def check_identity(identity: Any) -> Any:
+    from components.identity import AwsIdentity
+
+    if not isinstance(identity, AwsIdentity):
+        raise ConfigurationError(
+            f"aws_identity is {identity!r}; give an AwsIdentity, for example "
+            "AwsIdentity(profile='prod') (from components.identity)"
+        )
+    return identity
+
+
+def check_plain_tags(tags: Any) -> dict[str, str]:
+    """Tags as plain text, as adopting a service needs them to compare with the live ones."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise ConfigurationError(
+            f"tags {tags!r} must be a map of text to text (not outputs) when adopting an "
+            "existing service, so they can be compared with the live service's tags"
+        )
+    return dict(tags)

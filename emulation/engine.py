@@ -8,12 +8,27 @@ are run as Pulumi's dynamic provider host runs them: the pickled provider is res
 from ``__provider`` and its ``check``, ``diff``, ``create``, ``update`` and ``delete`` are
 called. After the program, resources it no longer declares are deleted in reverse
 dependency order, except that ``retain_on_delete`` resources are only forgotten.
+
+It follows the real engine (3.174 and later) where the project's guarantees depend on it:
+- the program runs inside ``run_in_stack``, as the language host runs it, so the root
+  stack registers its outputs only when the program (and a ``pulumi.run`` entrypoint)
+  has finished;
+- an import reads the live resource, then diffs the goal against it and updates;
+- a bridged resource is diffed against its stored state (its outputs), which a refresh
+  brings up to date; ``preview(refresh=True, expect_no_changes=True)`` fails only when
+  the goal differs from the refreshed state, ``refresh(expect_no_changes=True)`` on any
+  drift;
+- the AWS provider acts as the identity its settings give (stack config ``aws:*``, or an
+  explicit provider resource's inputs), which may not be the ambient one;
+- a run can be made to die right after the N-th provider action, before the engine
+  records it (``crash_after``), as a cancelled CI job or a lost runner would.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 import runpy
 import sys
@@ -29,13 +44,15 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import ROOT, SETTINGS, get_root_resource
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from emulation.invokes import InvokeAnswers
+from emulation.provider_identity import provider_session
 from emulation.providers import PROVIDERS
 
 _DYNAMIC = "pulumi-python:dynamic"
+_PROVIDER_TYPE = "pulumi:providers:"
 _PROVIDER_KEY = "__provider"
 
 
@@ -50,6 +67,8 @@ class ResourceState:
     parent: str
     dependencies: list[str]
     retain_on_delete: bool
+    provider: str = ""
+    """The explicit provider's reference (``urn::id``); empty for the default provider."""
 
     @property
     def name(self) -> str:
@@ -100,6 +119,10 @@ class DeploymentFailed(RuntimeError):
     """The program or a provider failed; the state keeps what was done before."""
 
 
+class EngineCrashed(RuntimeError):
+    """The run died (``crash_after``): the last provider action was not recorded."""
+
+
 def _provider_of(props: dict[str, Any]) -> Any:
     return dill.loads(base64.b64decode(props[_PROVIDER_KEY]))
 
@@ -145,7 +168,9 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
     """The resource monitor: each registration becomes a step against the state."""
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(InvokeAnswers(str(engine.config.get("aws:region", "us-east-1"))))
+        super().__init__(
+            InvokeAnswers(str(engine.config.get("aws:region", "us-east-1")), engine.session_for)
+        )
         self.engine = engine
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
@@ -181,6 +206,10 @@ class Engine:
         self._pending_deletes: list[ResourceState] = []
         self._dry = False
         self._planned: dict[str, ResourceState] = {}
+        self.crash_after: int | None = None
+        """Die right after this many provider actions of the next run (None: never)."""
+        self._actions = 0
+        self._sessions: dict[tuple[str, str], Any] = {}
 
     # --- configuration -----------------------------------------------------------------
 
@@ -205,13 +234,74 @@ class Engine:
         """Run the program and make the emulated cloud match it, as `pulumi up` does."""
         return self._run(preview=False)
 
-    def preview(self) -> RunReport:
+    def preview(self, *, refresh: bool = False, expect_no_changes: bool = False) -> RunReport:
         """Run the program and say what `up` would do, changing nothing, as `pulumi preview`.
 
-        Providers are asked only what they may be asked in a preview (check, diff, the
-        read of an import); outputs of resources to be created or changed stay unknown.
+        Providers are asked only what they may be asked in a preview (check, diff, read);
+        outputs of resources to be created or changed stay unknown. ``refresh`` plans
+        against a refreshed copy of the state, which is not kept, as `--refresh` does.
         """
-        return self._run(preview=True)
+        if not refresh:
+            report = self._run(preview=True)
+        else:
+            kept = self.state
+            self.state = copy.deepcopy(kept)
+            try:
+                self._begin(preview=False)
+                self._refresh_state()
+                report = self._run(preview=True)
+            finally:
+                self.state = kept
+        if expect_no_changes and report.changed:
+            raise DeploymentFailed(
+                f"pulumi preview: no changes were expected but changes were proposed: "
+                f"{report.summary()}"
+            )
+        return report
+
+    def refresh(self, *, expect_no_changes: bool = False) -> RunReport:
+        """Read every resource back from the cloud into the state, as `pulumi refresh` does.
+
+        A drifted resource is reported as updated, a vanished one as deleted; with
+        ``expect_no_changes`` any drift fails the run (the state is left as it was).
+        """
+        self._begin(preview=False)
+        kept = copy.deepcopy(self.state)
+        self._refresh_state()
+        if expect_no_changes and self._report.changed:
+            self.state = kept
+            raise DeploymentFailed(
+                f"pulumi refresh: no changes were expected but the state drifted: "
+                f"{self._report.summary()}"
+            )
+        return self._report
+
+    def _refresh_state(self) -> None:
+        for urn, resource in list(self.state.items()):
+            if not resource.custom or resource.type.startswith(_PROVIDER_TYPE):
+                continue
+            if resource.type.startswith(_DYNAMIC):
+                read = _provider_of(resource.outputs).read(resource.id, resource.outputs)
+                found = (
+                    {**(read.outs or {}), _PROVIDER_KEY: resource.outputs[_PROVIDER_KEY]}
+                    if read.id
+                    else None
+                )
+            else:
+                live = PROVIDERS[resource.type].read(
+                    self.session_for(resource.provider, resource.outputs["region"]),
+                    resource.id,
+                    resource.outputs["region"],
+                )
+                found = None if live is None else {**resource.outputs, **live[1]}
+            if found is None:
+                del self.state[urn]
+                self._report.record("deleted", resource.name)
+            elif found != resource.outputs:
+                resource.outputs = found
+                self._report.record("updated", resource.name)
+            else:
+                self._report.record("unchanged", resource.name)
 
     def _run(self, preview: bool) -> RunReport:
         self._begin(preview)
@@ -219,8 +309,6 @@ class Engine:
         if str(self.project_dir) not in sys.path:
             sys.path.insert(0, str(self.project_dir))
         monitor = EngineMonitor(self)
-        # A new root stack for every run: exports must not carry over from another run.
-        ROOT.set(None)
         pulumi.runtime.set_mocks(
             monitor.mocks,
             project=self.project,
@@ -231,18 +319,27 @@ class Engine:
         pulumi.runtime.set_all_config(self._config_strings())
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
+        # set_mocks leaves a finished root stack behind; the language host starts the
+        # program in a new one, which registers its outputs when the program is done.
+        ROOT.set(None)
         try:
+            roots: list[Any] = []
 
             def program() -> None:
+                # The stack lives in the run's own context: catch it from inside.
+                roots.append(get_root_resource())
                 runpy.run_path(str(main), run_name="__main__")
 
-            _sync_await(run_pulumi_func(program))
-            # set_mocks made the root stack; `pulumi.export` put the outputs on it.
-            root = get_root_resource()
-            exported = getattr(root, "outputs", {})
+            _sync_await(run_in_stack(program))
+            exported = getattr(roots[0], "outputs", {}) if roots else {}
             resolved: Any = _sync_await(pulumi.Output.from_input(exported).future())
             self.stack_outputs = dict(resolved or {})
+        except EngineCrashed:
+            raise
         except Exception as exc:
+            crash = _crash_in(exc)
+            if crash is not None:
+                raise crash from exc
             command = "preview" if preview else "up"
             raise DeploymentFailed(f"pulumi {command} failed: {exc}") from exc
         removed = [s for urn, s in self.state.items() if urn not in self._seen]
@@ -265,6 +362,33 @@ class Engine:
         self._report = RunReport()
         self._seen = set()
         self._pending_deletes = []
+        self._actions = 0
+        self._sessions = {}
+
+    def _acted(self) -> None:
+        """A provider has just acted; a run set to crash dies here, before recording it."""
+        self._actions += 1
+        if self.crash_after is not None and self._actions >= self.crash_after:
+            self.crash_after = None
+            raise EngineCrashed(f"the run died after provider action {self._actions}")
+
+    # --- the AWS provider's identity ---------------------------------------------------
+
+    def session_for(self, provider: str, region: str) -> Any:
+        """A session acting as the default provider (stack config) or an explicit one."""
+        key = (provider, region)
+        if key not in self._sessions:
+            if provider:
+                urn = provider.rsplit("::", 1)[0]
+                holder = self._planned.get(urn) or self.state.get(urn)
+                if holder is None:
+                    raise RuntimeError(f"unknown provider {provider}")
+                settings = holder.inputs
+            else:
+                settings = {k: v for k, v in self.config.items() if k.startswith("aws:")}
+            # One per run, as one provider process serves a whole run.
+            self._sessions[key] = provider_session(settings, region)
+        return self._sessions[key]
 
     # --- steps -------------------------------------------------------------------------
 
@@ -283,25 +407,26 @@ class Engine:
                 parent=request.parent,
                 dependencies=list(request.dependencies),
                 retain_on_delete=bool(request.retainOnDelete),
+                provider=request.provider,
             )
             # A preview plans into a scratch copy; the stack's state stays as it was.
             target = self._planned if self._dry else self.state
             if not new.custom:
                 target[urn] = new
                 return "", {}
+            ignore = set(request.ignoreChanges)
             if old is None and request.importId:
-                new.id, new.outputs = self._import(
-                    new, request.importId, set(request.ignoreChanges)
-                )
+                old = self._import(new, request.importId)
                 self._report.record("imported", new.name)
-            elif old is None:
+            if old is None:
                 new.id, new.outputs = self._planned_outputs(new) if self._dry else self._create(new)
                 self._report.record("created", new.name)
             else:
-                changes, replaces = self._diff(old, new, set(request.ignoreChanges))
+                changes, replaces = self._diff(old, new, ignore)
                 if not changes:
                     new.id, new.outputs, new.inputs = old.id, old.outputs, old.inputs
-                    self._report.record("unchanged", new.name)
+                    if new.name not in self._report.imported:
+                        self._report.record("unchanged", new.name)
                 elif replaces:
                     new.id, new.outputs = (
                         self._planned_outputs(new) if self._dry else self._create(new)
@@ -330,37 +455,73 @@ class Engine:
         if new.type.startswith(_DYNAMIC):
             provider = _provider_of(new.inputs)
             new.inputs = provider.check(old.inputs, new.inputs).inputs or new.inputs
+            # The engine hands a dynamic provider the old *outputs*.
             result = provider.diff(old.id, old.outputs, new.inputs)
             return bool(result.changes), bool(result.replaces)
-        changed = _changed_keys(old.inputs, new.inputs, ignore)
-        replace_keys = PROVIDERS[new.type].replace_keys
-        return bool(changed), any(k in replace_keys for k in changed)
+        if new.type.startswith(_PROVIDER_TYPE):
+            changed = _changed_keys(old.inputs, new.inputs, ignore)
+            return bool(changed), False
+        # A bridged resource is diffed against its stored state: what the provider last
+        # wrote or read, refreshed or imported, not what the program asked last time.
+        emulated = PROVIDERS[new.type]
+        goal = {**emulated.defaults, **new.inputs}
+        stored = {
+            k: old.outputs.get(k, emulated.defaults.get(k)) for k in set(goal) | set(old.inputs)
+        }
+        changed = [
+            k
+            for k in _changed_keys(stored, goal, ignore)
+            if not emulated.equivalent(k, stored.get(k), goal.get(k))
+        ]
+        return bool(changed), any(k in emulated.replace_keys for k in changed)
 
-    def _import(self, new: ResourceState, id_: str, ignore: set[str]) -> tuple[str, dict[str, Any]]:
-        """Adopt a live resource; as Pulumi does, refuse when the program disagrees with it."""
-        live_inputs, outputs = PROVIDERS[new.type].read(id_, new.inputs["region"])
-        differ = _changed_keys(live_inputs, new.inputs, ignore)
-        if differ:
-            raise RuntimeError(
-                f"inputs to import do not match the existing resource {id_}: "
-                + ", ".join(
-                    f"{k} is {live_inputs.get(k)!r}, not {new.inputs.get(k)!r}" for k in differ
-                )
-            )
-        return id_, outputs
+    def _import(self, new: ResourceState, id_: str) -> ResourceState:
+        """Read a live resource into the state, as an import does; the caller then diffs
+        the goal against it and updates, as the engine has done since 3.174."""
+        region = new.inputs["region"]
+        live = PROVIDERS[new.type].read(self.session_for(new.provider, region), id_, region)
+        if live is None:
+            raise RuntimeError(f"importing {id_}: the resource does not exist in {region}")
+        imported = dataclasses.replace(new, id=id_, inputs=live[0], outputs=live[1])
+        if not self._dry:
+            self._acted()
+        return imported
 
     def _create(self, new: ResourceState) -> tuple[str, dict[str, Any]]:
         if new.type.startswith(_DYNAMIC):
             provider = _provider_of(new.inputs)
             result = provider.create(new.inputs)
-            return str(result.id), {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]}
-        return PROVIDERS[new.type].create(new.inputs)
+            created = (
+                str(result.id),
+                {
+                    **(result.outs or {}),
+                    _PROVIDER_KEY: new.inputs[_PROVIDER_KEY],
+                },
+            )
+        elif new.type.startswith(_PROVIDER_TYPE):
+            created = f"provider-{len(self.state)}", dict(new.inputs)
+        else:
+            created = PROVIDERS[new.type].create(
+                self.session_for(new.provider, new.inputs["region"]), new.inputs
+            )
+        self._acted()
+        return created
 
     def _update(self, old: ResourceState, new: ResourceState) -> dict[str, Any]:
         if new.type.startswith(_DYNAMIC):
             result = _provider_of(new.inputs).update(old.id, old.outputs, new.inputs)
-            return {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]}
-        return PROVIDERS[new.type].update(old.id, old.outputs, new.inputs)
+            updated = {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]}
+        elif new.type.startswith(_PROVIDER_TYPE):
+            updated = dict(new.inputs)
+        else:
+            updated = PROVIDERS[new.type].update(
+                self.session_for(new.provider, new.inputs["region"]),
+                old.id,
+                old.outputs,
+                new.inputs,
+            )
+        self._acted()
+        return updated
 
     def _delete_all(self, doomed: list[ResourceState]) -> None:
         """Delete each resource only once nothing else being deleted depends on it."""
@@ -374,11 +535,28 @@ class Engine:
                 if resource.type.startswith(_DYNAMIC):
                     # The *stored* provider runs the delete, as the engine does.
                     _provider_of(resource.outputs).delete(resource.id, resource.outputs)
-                else:
-                    PROVIDERS[resource.type].delete(resource.id, resource.outputs)
+                elif not resource.type.startswith(_PROVIDER_TYPE):
+                    PROVIDERS[resource.type].delete(
+                        self.session_for(resource.provider, resource.outputs["region"]),
+                        resource.id,
+                        resource.outputs,
+                    )
+                self._acted()
                 self._report.record("deleted", resource.name)
             elif resource.custom:
                 self._report.record("retained", resource.name)
             # A replaced resource's old copy leaves no trace: its URN now holds the new one.
             if self.state.get(resource.urn) is resource:
                 del self.state[resource.urn]
+
+
+def _crash_in(exc: BaseException) -> EngineCrashed | None:
+    """The crash behind a failure the SDK wrapped on its way out of the program."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, EngineCrashed):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return EngineCrashed(str(exc)) if "the run died after provider action" in str(exc) else None

@@ -9,7 +9,9 @@ leaves the process. It follows the behaviour the design depends on:
   is activated, and only after a configurable number of GetContainerServices calls;
 - a deployment whose ECR image the puller role may not pull (role off, or the
   repository policy does not name the role's principal) ends ``FAILED``, as the real
-  service cancels it.
+  service cancels it;
+- each account has its own services: the account of a call is the one moto gives its
+  access key (a key from ``sts.assume_role`` belongs to the role's account).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
+from moto.ecr.models import ecr_backends
+from moto.iam.models import get_account_id_from
 
 ACCOUNT = "123456789012"
 _EVENT = "before-send.lightsail"
@@ -53,10 +56,12 @@ class Service:
     power: str
     scale: int
     tags: list[dict[str, str]]
+    account: str = ACCOUNT
     role_active: bool = False
     role_arn: str = ""
     polls_since_activation: int = 0
     is_disabled: bool = False
+    public_domain_names: dict[str, list[str]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
@@ -71,7 +76,9 @@ class LightsailEmulator:
     def __init__(self, arn_after_polls: int | None = 2, account: str = ACCOUNT) -> None:
         self.arn_after_polls = arn_after_polls
         self.account = account
-        self.services: dict[tuple[str, str], Service] = {}
+        self.services: dict[tuple[str, str, str], Service] = {}
+        # The account of the call being answered (the default one outside a call).
+        self._caller = account
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
 
@@ -86,21 +93,46 @@ class LightsailEmulator:
 
     # --- helpers for scenarios ---------------------------------------------------------
 
-    def add_existing_service(self, name: str, region: str, role_active: bool = False) -> None:
+    def add_existing_service(
+        self,
+        name: str,
+        region: str,
+        role_active: bool = False,
+        *,
+        account: str | None = None,
+        power: str = "nano",
+        scale: int = 1,
+        tags: dict[str, str] | None = None,
+        is_disabled: bool = False,
+        public_domain_names: dict[str, list[str]] | None = None,
+    ) -> None:
         """A service made outside Pulumi (by hand, or to be imported)."""
         with self._lock:
-            service = Service(name, region, "nano", 1, [])
-            self.services[(region, name)] = service
+            account = account or self.account
+            service = Service(
+                name,
+                region,
+                power,
+                scale,
+                [{"key": k, "value": v} for k, v in (tags or {}).items()],
+                account,
+                is_disabled=is_disabled,
+                public_domain_names=dict(public_domain_names or {}),
+            )
+            self.services[(account, region, name)] = service
             if role_active:
                 self._activate(service)
 
     def set_role_by_hand(self, name: str, region: str, active: bool) -> None:
         """Switch the puller role as someone would in the console, outside Pulumi."""
         with self._lock:
-            self._set_role(self.services[(region, name)], active)
+            self._set_role(self.service(name, region), active)
 
-    def service(self, name: str, region: str) -> Service:
-        return self.services[(region, name)]
+    def service(self, name: str, region: str, account: str | None = None) -> Service:
+        return self.services[(account or self.account, region, name)]
+
+    def exists(self, name: str, region: str, account: str | None = None) -> bool:
+        return (account or self.account, region, name) in self.services
 
     def calls_of(self, operation: str) -> list[dict[str, Any]]:
         return [params for op, params in self.calls if op == operation]
@@ -112,6 +144,7 @@ class LightsailEmulator:
         region = request.url.split(".")[1]  # https://lightsail.<region>.amazonaws.com/
         params = json.loads(request.body or b"{}")
         with self._lock:
+            self._caller = _account_of(request)
             self.calls.append((operation, params))
             try:
                 handler: Callable[[str, dict[str, Any]], dict[str, Any]] = getattr(
@@ -125,7 +158,7 @@ class LightsailEmulator:
                 return error_response(exc.code, exc.message, exc.status)
 
     def _find(self, region: str, name: str) -> Service:
-        service = self.services.get((region, name))
+        service = self.services.get((self._caller, region, name))
         if service is None:
             raise LightsailError("NotFoundException", f"container service {name} not found")
         return service
@@ -150,14 +183,14 @@ class LightsailEmulator:
                 and service.polls_since_activation >= self.arn_after_polls
             ):
                 service.role_arn = (
-                    f"arn:aws:iam::{self.account}:role/amazon/lightsail/{service.region}/"
+                    f"arn:aws:iam::{service.account}:role/amazon/lightsail/{service.region}/"
                     f"containers/{service.name}/private-repo-access/{secrets.token_hex(8)}"
                 )
             service.polls_since_activation += 1
         current = service.deployments[-1] if service.deployments else None
         described: dict[str, Any] = {
             "containerServiceName": service.name,
-            "arn": f"arn:aws:lightsail:{service.region}:{self.account}:ContainerService/"
+            "arn": f"arn:aws:lightsail:{service.region}:{service.account}:ContainerService/"
             f"{service.name}",
             "createdAt": service.created_at.timestamp(),
             "location": {"availabilityZone": "all", "regionName": service.region},
@@ -168,7 +201,8 @@ class LightsailEmulator:
             "state": "RUNNING" if current and current["state"] == "ACTIVE" else "READY",
             "scale": service.scale,
             "isDisabled": service.is_disabled,
-            "principalArn": f"arn:aws:iam::{self.account}:role/amazon/lightsail/"
+            "publicDomainNames": service.public_domain_names,
+            "principalArn": f"arn:aws:iam::{service.account}:role/amazon/lightsail/"
             f"{service.region}/containers/{service.name}/service",
             "privateDomainName": f"{service.name}.service.local",
             "url": f"https://{service.name}.emulated.{service.region}.cs.amazonlightsail.com/",
@@ -185,10 +219,13 @@ class LightsailEmulator:
 
     def _op_CreateContainerService(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         name = p["serviceName"]
-        if (region, name) in self.services:
+        if (self._caller, region, name) in self.services:
             raise LightsailError("InvalidInputException", f"{name} already exists")
-        service = Service(name, region, p["power"], int(p["scale"]), p.get("tags", []))
-        self.services[(region, name)] = service
+        service = Service(
+            name, region, p["power"], int(p["scale"]), p.get("tags", []), self._caller
+        )
+        service.public_domain_names = dict(p.get("publicDomainNames") or {})
+        self.services[(self._caller, region, name)] = service
         role = p.get("privateRegistryAccess", {}).get("ecrImagePullerRole", {})
         if role.get("isActive"):
             self._activate(service)
@@ -199,7 +236,9 @@ class LightsailEmulator:
             return {"containerServices": [self._describe(self._find(region, p["serviceName"]))]}
         return {
             "containerServices": [
-                self._describe(s) for (r, _), s in self.services.items() if r == region
+                self._describe(s)
+                for (a, r, _), s in self.services.items()
+                if (a, r) == (self._caller, region)
             ]
         }
 
@@ -208,6 +247,8 @@ class LightsailEmulator:
         service.power = p.get("power", service.power)
         service.scale = int(p.get("scale", service.scale))
         service.is_disabled = bool(p.get("isDisabled", service.is_disabled))
+        if "publicDomainNames" in p:
+            service.public_domain_names = dict(p["publicDomainNames"] or {})
         role = p.get("privateRegistryAccess", {}).get("ecrImagePullerRole")
         if role is not None:
             self._set_role(service, bool(role.get("isActive")))
@@ -215,13 +256,18 @@ class LightsailEmulator:
 
     def _op_DeleteContainerService(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         self._find(region, p["serviceName"])
-        del self.services[(region, p["serviceName"])]
+        del self.services[(self._caller, region, p["serviceName"])]
         return {}
 
     def _op_TagResource(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         service = self._find(region, p["resourceName"])
         keys = {t["key"] for t in p["tags"]}
         service.tags = [t for t in service.tags if t["key"] not in keys] + p["tags"]
+        return {}
+
+    def _op_UntagResource(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        service = self._find(region, p["resourceName"])
+        service.tags = [t for t in service.tags if t["key"] not in set(p["tagKeys"])]
         return {}
 
     def _op_CreateContainerServiceDeployment(  # noqa: N802
@@ -250,11 +296,12 @@ class LightsailEmulator:
         if not service.role_active or not service.role_arn:
             return False
         repository = image.split("/", 1)[1].split(":")[0].split("@")[0]
-        ecr = boto3.client("ecr", region_name=service.region)
-        try:
-            text = ecr.get_repository_policy(repositoryName=repository)["policyText"]
-        except ecr.exceptions.ClientError:
+        # Read in the service's own account, whoever made the call.
+        repositories = ecr_backends[service.account][service.region].repositories
+        found = repositories.get(repository)
+        if found is None or not found.policy:
             return False
+        text = found.policy
         statements = json.loads(text)["Statement"]
         for statement in statements if isinstance(statements, list) else [statements]:
             principal = statement.get("Principal", {})
@@ -269,6 +316,18 @@ class LightsailEmulator:
             ):
                 return True
         return False
+
+
+def _account_of(request: Any) -> str:
+    """The account moto gives the request's access key (from its SigV4 Authorization)."""
+    authorization = request.headers.get("Authorization", b"")
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode()
+    marker = "Credential="
+    if marker not in authorization:
+        return ACCOUNT
+    access_key = authorization.split(marker, 1)[1].split("/", 1)[0]
+    return str(get_account_id_from(access_key))
 
 
 def json_response(status: int, body: dict[str, Any]) -> AWSResponse:

@@ -7,22 +7,31 @@ its known limits: the container service's update never sends the puller role.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
-import boto3
+from boto3.session import Session
 
 
 class EmulatedProvider(Protocol):
+    """One resource type; ``aws`` is a session acting as the provider's identity."""
+
     replace_keys: frozenset[str]
+    defaults: dict[str, Any]
+    """What the provider assumes for an input the program leaves out."""
 
-    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]: ...
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]: ...
-    def delete(self, id_: str, outputs: dict[str, Any]) -> None: ...
-    def read(self, id_: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]: ...
+    def equivalent(self, key: str, stored: Any, goal: Any) -> bool:
+        """Whether two different values of ``key`` mean the same to the provider."""
+        ...
 
-
-def _lightsail(region: str) -> Any:
-    return boto3.client("lightsail", region_name=region)
+    def create(self, aws: Session, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]: ...
+    def update(
+        self, aws: Session, id_: str, olds: dict[str, Any], news: dict[str, Any]
+    ) -> dict[str, Any]: ...
+    def delete(self, aws: Session, id_: str, outputs: dict[str, Any]) -> None: ...
+    def read(
+        self, aws: Session, id_: str, region: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None: ...
 
 
 def _tags(tags: dict[str, str] | None) -> list[dict[str, str]]:
@@ -33,9 +42,13 @@ class ContainerServiceProvider:
     """aws.lightsail.ContainerService: the role is sent on create only."""
 
     replace_keys = frozenset({"name", "region"})
+    defaults: dict[str, Any] = {"isDisabled": False, "publicDomainNames": {}, "tags": {}}
 
-    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        client = _lightsail(inputs["region"])
+    def equivalent(self, key: str, stored: Any, goal: Any) -> bool:
+        return False
+
+    def create(self, aws: Session, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        client = aws.client("lightsail", region_name=inputs["region"])
         client.create_container_service(
             serviceName=inputs["name"],
             power=inputs["power"],
@@ -45,25 +58,41 @@ class ContainerServiceProvider:
         )
         return inputs["name"], self._outputs(inputs, client)
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        client = _lightsail(news["region"])
+    def update(
+        self, aws: Session, id_: str, olds: dict[str, Any], news: dict[str, Any]
+    ) -> dict[str, Any]:
+        client = aws.client("lightsail", region_name=news["region"])
+        # As the bridged resource does: power, scale, isDisabled and domains are sent,
+        # the puller role never is; tags are made equal to the goal's (extra ones go).
         client.update_container_service(
             serviceName=id_,
             power=news["power"],
             scale=int(news["scale"]),
             isDisabled=bool(news.get("isDisabled", False)),
+            publicDomainNames=news.get("publicDomainNames") or {},
         )
+        live = client.get_container_services(serviceName=id_)["containerServices"][0]
+        stale = [t["key"] for t in live.get("tags", []) if t["key"] not in (news.get("tags") or {})]
+        if stale:
+            client.untag_resource(resourceName=id_, tagKeys=stale)
         if news.get("tags"):
             client.tag_resource(resourceName=id_, tags=_tags(news["tags"]))
         return self._outputs(news, client)
 
-    def delete(self, id_: str, outputs: dict[str, Any]) -> None:
-        _lightsail(outputs["region"]).delete_container_service(serviceName=id_)
+    def delete(self, aws: Session, id_: str, outputs: dict[str, Any]) -> None:
+        aws.client("lightsail", region_name=outputs["region"]).delete_container_service(
+            serviceName=id_
+        )
 
-    def read(self, id_: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The live service as inputs and outputs, as an import reads it."""
-        client = _lightsail(region)
-        live = client.get_container_services(serviceName=id_)["containerServices"][0]
+    def read(
+        self, aws: Session, id_: str, region: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The live service as inputs and outputs, as an import or a refresh reads it."""
+        client = aws.client("lightsail", region_name=region)
+        try:
+            live = client.get_container_services(serviceName=id_)["containerServices"][0]
+        except client.exceptions.NotFoundException:
+            return None
         role = live["privateRegistryAccess"]["ecrImagePullerRole"]
         inputs = {
             "name": id_,
@@ -71,6 +100,8 @@ class ContainerServiceProvider:
             "scale": live["scale"],
             "region": region,
             "tags": {t["key"]: t["value"] for t in live.get("tags", [])},
+            "isDisabled": live.get("isDisabled", False),
+            "publicDomainNames": live.get("publicDomainNames") or {},
             "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": role["isActive"]}},
         }
         return inputs, self._outputs(inputs, client)
@@ -91,24 +122,48 @@ class RepositoryPolicyProvider:
     """aws.ecr.RepositoryPolicy: owns the whole document; delete wipes it."""
 
     replace_keys = frozenset({"repository", "region"})
+    defaults: dict[str, Any] = {}
 
-    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return inputs["repository"], self._write(inputs)
+    def equivalent(self, key: str, stored: Any, goal: Any) -> bool:
+        # The bridged resource compares policies as JSON documents, not as text.
+        if key != "policy" or not isinstance(stored, str) or not isinstance(goal, str):
+            return False
+        try:
+            return bool(json.loads(stored) == json.loads(goal))
+        except json.JSONDecodeError:
+            return False
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        return self._write(news)
+    def create(self, aws: Session, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return inputs["repository"], self._write(aws, inputs)
 
-    def delete(self, id_: str, outputs: dict[str, Any]) -> None:
-        boto3.client("ecr", region_name=outputs["region"]).delete_repository_policy(
+    def update(
+        self, aws: Session, id_: str, olds: dict[str, Any], news: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._write(aws, news)
+
+    def delete(self, aws: Session, id_: str, outputs: dict[str, Any]) -> None:
+        aws.client("ecr", region_name=outputs["region"]).delete_repository_policy(
             repositoryName=id_
         )
 
-    def read(self, id_: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        raise NotImplementedError("repository policies are not imported in these scenarios")
+    def read(
+        self, aws: Session, id_: str, region: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The live document, as a refresh reads it (none: the resource is gone)."""
+        ecr = aws.client("ecr", region_name=region)
+        try:
+            response = ecr.get_repository_policy(repositoryName=id_)
+        except (
+            ecr.exceptions.RepositoryPolicyNotFoundException,
+            ecr.exceptions.RepositoryNotFoundException,
+        ):
+            return None
+        inputs = {"repository": id_, "region": region, "policy": response["policyText"]}
+        return inputs, {**inputs, "registryId": response["registryId"]}
 
     @staticmethod
-    def _write(inputs: dict[str, Any]) -> dict[str, Any]:
-        ecr = boto3.client("ecr", region_name=inputs["region"])
+    def _write(aws: Session, inputs: dict[str, Any]) -> dict[str, Any]:
+        ecr = aws.client("ecr", region_name=inputs["region"])
         response = ecr.set_repository_policy(
             repositoryName=inputs["repository"], policyText=inputs["policy"]
         )
@@ -119,9 +174,13 @@ class DeploymentVersionProvider:
     """aws.lightsail.ContainerServiceDeploymentVersion: every change is a new version."""
 
     replace_keys = frozenset({"serviceName", "containers", "publicEndpoint", "region"})
+    defaults: dict[str, Any] = {}
 
-    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        client = _lightsail(inputs["region"])
+    def equivalent(self, key: str, stored: Any, goal: Any) -> bool:
+        return False
+
+    def create(self, aws: Session, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        client = aws.client("lightsail", region_name=inputs["region"])
         containers = {
             c["containerName"]: {
                 "image": c["image"],
@@ -154,15 +213,19 @@ class DeploymentVersionProvider:
             "state": deployment["state"],
         }
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+    def update(
+        self, aws: Session, id_: str, olds: dict[str, Any], news: dict[str, Any]
+    ) -> dict[str, Any]:
         raise AssertionError("every change to a deployment version replaces it")
 
-    def delete(self, id_: str, outputs: dict[str, Any]) -> None:
+    def delete(self, aws: Session, id_: str, outputs: dict[str, Any]) -> None:
         # A deployment version cannot be deleted; the provider forgets it.
         return None
 
-    def read(self, id_: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        raise NotImplementedError("deployments are not imported in these scenarios")
+    def read(
+        self, aws: Session, id_: str, region: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        raise NotImplementedError("deployments are not read in these scenarios")
 
 
 PROVIDERS: dict[str, EmulatedProvider] = {

@@ -97,6 +97,19 @@ def moto_aws() -> Iterator[None]:
 
 
 @pytest.fixture
+def lightsail(moto_aws: None) -> Iterator[Any]:
+    """The Lightsail emulation, answering every Lightsail client built meanwhile."""
+    from emulation.lightsail import LightsailEmulator
+
+    emulator = LightsailEmulator()
+    emulator.install()
+    try:
+        yield emulator
+    finally:
+        emulator.uninstall()
+
+
+@pytest.fixture
 def ecr(moto_aws: None) -> Any:
     import boto3
 
@@ -128,8 +141,8 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
     original = aws_api.client
     faults: list[tuple[str, str, str]] = []
 
-    def client(service: str, region: str) -> Any:
-        built = original(service, region)
+    def client(service: str, region: str, identity: Any = None) -> Any:
+        built = original(service, region, identity)
         for svc, operation, code in faults:
             if svc == service:
                 built.meta.events.register(

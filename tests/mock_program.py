@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
-from tests.conftest import ROLE_ARN
+from tests.conftest import ACCOUNT, ROLE_ARN
 
 PROJECT = "lightsail-ecr-access"
 
@@ -51,9 +51,13 @@ class Recording:
 class ServiceMocks(pulumi.runtime.Mocks):
     """Answers registrations as AWS would: a service gets an ARN and URL, the role an ARN."""
 
-    def __init__(self, preview: bool, role_arn: str = ROLE_ARN) -> None:
+    def __init__(
+        self, preview: bool, role_arn: str = ROLE_ARN, provider_account: str = ACCOUNT
+    ) -> None:
         self.preview = preview
         self.role_arn = role_arn
+        self.provider_account = provider_account
+        self.invoked_providers: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
@@ -71,6 +75,10 @@ class ServiceMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            # The account the AWS provider deploys into.
+            self.invoked_providers.append(args.provider)
+            return {"accountId": self.provider_account, "arn": "", "userId": ""}, []
         raise AssertionError(f"the program made an unexpected invoke: {args.token}")
 
 

@@ -82,13 +82,17 @@ def test_owns_service_role_policies_and_finalizers_as_children(repos: Any) -> No
 
 
 @pytest.mark.parametrize("adopt", [False, True])
-def test_existing_service_is_imported_only_when_asked(repos: Any, adopt: bool) -> None:
+def test_existing_service_is_imported_only_when_asked(
+    repos: Any, lightsail: Any, adopt: bool
+) -> None:
+    lightsail.add_existing_service("web", REGION)
+
     recording, _ = run_program(lambda: outputs_of(build(adopt_existing_service=adopt)))
 
     assert recording.one(SERVICE_TYPE).import_id == ("web" if adopt else "")
 
 
-def test_policies_are_retained_and_finalizers_follow_them(repos: Any) -> None:
+def test_policies_are_retained_and_wait_for_every_finalizer(repos: Any) -> None:
     recording, _ = run_program(lambda: outputs_of(build()))
 
     role = recording.one(":PullerRole")
@@ -99,7 +103,9 @@ def test_policies_are_retained_and_finalizers_follow_them(repos: Any) -> None:
     for finalizer in recording.of_type(":GrantFinalizer"):
         repository = finalizer.inputs["repository"]
         policy = recording.by_name(f"web-policy-{repository}")
-        assert policy.urn in finalizer.dependencies
+        # The finalizer is in the state before the statement it removes is written.
+        assert finalizer.urn in policy.dependencies
+        assert recording.resources.index(finalizer) < recording.resources.index(policy)
         assert finalizer.inputs["sid"] == "AllowLightsailPull-web"
         assert not finalizer.retain_on_delete
 
@@ -183,6 +189,8 @@ def test_two_services_on_one_repository_share_one_policy_resource(repos: Any) ->
     web, jobs = recording.by_name("web-grant-team/app"), recording.by_name("jobs-grant-team/app")
     # Removals are serialised, so two finalizers never race on one document.
     assert web.urn in jobs.dependencies
+    # The policy, registered with web's grant, still waits for jobs' finalizer too.
+    assert {web.urn, jobs.urn} <= set(policy.dependencies)
 
 
 def test_grant_declared_after_the_policy_was_computed_is_refused(repos: Any) -> None:
@@ -191,7 +199,7 @@ def test_grant_declared_after_the_policy_was_computed_is_refused(repos: Any) -> 
         # Declared inside an apply: the shared document was already computed.
         return web.principal_arn.apply(lambda _: build("jobs", repositories=["team/app"]))
 
-    with pytest.raises(ConfigurationError, match="declare every component at the top level"):
+    with pytest.raises(ConfigurationError, match="not inside an apply"):
         run_program(program)
 
 

@@ -17,12 +17,14 @@ from typing import Any
 
 import boto3
 import dill
+import pulumi
 import pytest
 from botocore.stub import Stubber
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components import aws_api, puller_role
 from components.dynamic_providers import GrantFinalizerProvider, PullerRoleProvider
+from components.identity import AssumedRole, AwsIdentity
 from components.policy import pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services, put_policy
 
@@ -57,14 +59,36 @@ def test_provider_pickles_by_reference(provider_class: type) -> None:
 
 
 GRANT = {"region": REGION, "repository": REPOSITORY, "sid": SID}
+PROD = AwsIdentity(
+    profile="prod", assume_roles=(AssumedRole("arn:aws:iam::222222222222:role/deployer"),)
+).to_state()
 
 
-def test_grant_create_outputs_identity() -> None:
-    result = GrantFinalizerProvider().create({**GRANT, "unrelated": "ignored"})
+def test_grant_create_outputs_what_names_the_grant_and_how_to_reach_it() -> None:
+    result = GrantFinalizerProvider().create({**GRANT, "identity": PROD, "unrelated": "ignored"})
 
     assert result.id == f"{REGION}/{REPOSITORY}/{SID}"
     assert result.id == "us-east-1/team/app/AllowLightsailPull-web"
-    assert result.outs == GRANT
+    assert result.outs == {**GRANT, "identity": PROD}
+
+
+def test_grant_diff_changed_identity_is_an_update_and_destroy_uses_the_new_one() -> None:
+    provider = GrantFinalizerProvider()
+
+    result = provider.diff("id", {**GRANT, "identity": None}, {**GRANT, "identity": PROD})
+    updated = provider.update("id", {**GRANT, "identity": None}, {**GRANT, "identity": PROD})
+
+    assert result.changes is True and result.replaces == []
+    assert updated.outs == {**GRANT, "identity": PROD}
+
+
+def test_state_without_identity_equals_the_ambient_identity() -> None:
+    # State written before identities existed must not show a change after an upgrade.
+    ambient = AwsIdentity().to_state()
+
+    assert (
+        not GrantFinalizerProvider().diff("id", dict(GRANT), {**GRANT, "identity": ambient}).changes
+    )
 
 
 def test_grant_diff_identical_is_no_change() -> None:
@@ -145,6 +169,7 @@ class FakeLightsail:
     stubber: Stubber
     requested: list[tuple[str, str]] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
+    identities: list[AwsIdentity | None] = field(default_factory=list)
     now: float = 0.0
 
     def sleep(self, seconds: float) -> None:
@@ -161,8 +186,9 @@ def lightsail(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLightsail]:
     with Stubber(client) as stubber:
         fake = FakeLightsail(client, stubber)
 
-        def build(service: str, region: str) -> Any:
+        def build(service: str, region: str, identity: AwsIdentity | None = None) -> Any:
             fake.requested.append((service, region))
+            fake.identities.append(identity)
             if service != "lightsail":
                 raise AssertionError(f"unexpected client for {service}")
             return client
@@ -180,6 +206,7 @@ ROLE_PROPS: dict[str, Any] = {
     "service_name": SERVICE,
     "active": True,
     "timeout_seconds": 60,
+    "identity": PROD,
     "principal_arn": None,
 }
 ROLE_OUTS: dict[str, Any] = {**ROLE_PROPS, "principal_arn": ROLE_ARN}
@@ -294,7 +321,11 @@ def test_role_diff_changed_identity_replaces(
     assert "active" not in result.replaces
 
 
-def test_role_diff_failed_live_look_is_no_change(lightsail: FakeLightsail) -> None:
+def test_role_diff_failed_live_look_warns_naming_the_action(
+    lightsail: FakeLightsail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warnings.append(message))
     lightsail.stubber.add_client_error(
         "get_container_services", service_error_code="AccessDeniedException", http_status_code=403
     )
@@ -303,6 +334,21 @@ def test_role_diff_failed_live_look_is_no_change(lightsail: FakeLightsail) -> No
 
     assert result.changes is False
     lightsail.stubber.assert_no_pending_responses()
+    # Not silently green: the look that failed, and why, is said.
+    [warning] = warnings
+    assert "lightsail:GetContainerServices" in warning and "web" in warning
+    assert "AWS denied" in warning
+
+
+def test_role_acts_as_the_stored_identity(lightsail: FakeLightsail) -> None:
+    lightsail.stubber.add_response(
+        "get_container_services", container_services(True, ROLE_ARN), GET
+    )
+
+    PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
+
+    assert lightsail.identities == [AwsIdentity.from_state(PROD)]
+    assert lightsail.identities[0].profile == "prod"  # type: ignore[union-attr]
 
 
 def test_role_update_deactivates(lightsail: FakeLightsail) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 
 from emulation.cloud import EmulatedAws
@@ -141,19 +142,21 @@ def test_changed_keys_honour_ignore_changes_and_treat_empty_as_absent() -> None:
 
 
 def test_invokes_are_answered_from_the_emulated_cloud(cloud: EmulatedAws) -> None:
-    answers = InvokeAnswers(REGION)
+    answers = InvokeAnswers(REGION, lambda _provider, region: boto3.session.Session())
 
     repository, _ = answers.call(
-        SimpleNamespace(token="aws:ecr/getRepository:getRepository", args={"name": "first"})
+        SimpleNamespace(
+            token="aws:ecr/getRepository:getRepository", args={"name": "first"}, provider=""
+        )
     )
     identity, _ = answers.call(
-        SimpleNamespace(token="aws:index/getCallerIdentity:getCallerIdentity", args={})
+        SimpleNamespace(token="aws:index/getCallerIdentity:getCallerIdentity", args={}, provider="")
     )
 
     assert repository["repositoryUrl"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/first"
     assert identity["accountId"] == ACCOUNT
     with pytest.raises(NotImplementedError, match="aws:s3/getBucket"):
-        answers.call(SimpleNamespace(token="aws:s3/getBucket:getBucket", args={}))
+        answers.call(SimpleNamespace(token="aws:s3/getBucket:getBucket", args={}, provider=""))
 
 
 def test_report_summary_names_each_kind() -> None:
@@ -169,23 +172,25 @@ def test_deployment_the_service_cannot_pull_fails_like_the_provider(cloud: Emula
     from emulation.providers import ContainerServiceProvider, DeploymentVersionProvider
 
     ContainerServiceProvider().create(
+        boto3.session.Session(),
         {
             "name": "web",
             "power": "nano",
             "scale": 1,
             "region": REGION,
             "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": True}},
-        }
+        },
     )
     image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/first:1.0"  # "first" grants nobody
 
     with pytest.raises(RuntimeError, match="ended FAILED: the service could not pull"):
         DeploymentVersionProvider().create(
+            boto3.session.Session(),
             {
                 "serviceName": "web",
                 "region": REGION,
                 "containers": [{"containerName": "api", "image": image}],
-            }
+            },
         )
 
     assert cloud.lightsail.service("web", REGION).deployments[-1]["state"] == "FAILED"

@@ -171,13 +171,14 @@ def test_destroy_removes_only_our_statements(cloud: EmulatedAws) -> None:
 
     assert cloud.policy("team/app") == {"Version": "2012-10-17", "Statement": OTHER_TEAMS}
     assert cloud.policy("team/worker") is None  # ours was its only statement
-    assert ("web", REGION) not in cloud.lightsail.services
+    assert not cloud.lightsail.exists("web", REGION)
     assert sorted(report.retained) == ["web-policy-team/app", "web-policy-team/worker"]
     assert engine.state == {}
-    # Dependents go first: each grant before its policy, everything before the service.
+    # Dependents go first: each policy (forgotten) before the finalizer it waited for,
+    # everything before the service.
     order = [name for _, name in report.sequence]
     for repository in ("team/app", "team/worker"):
-        assert order.index(f"web-grant-{repository}") < order.index(f"web-policy-{repository}")
+        assert order.index(f"web-policy-{repository}") < order.index(f"web-grant-{repository}")
     assert order[-1] == "web-service"
 
 
@@ -225,14 +226,93 @@ def test_existing_service_with_role_off_is_activated_and_granted(cloud: Emulated
     assert not engine.up().changed  # the import option is inert once adopted
 
 
-def test_adopting_a_service_that_differs_fails_before_any_grant(cloud: EmulatedAws) -> None:
-    cloud.lightsail.add_existing_service("web", REGION, role_active=False)
+def _writes(cloud: EmulatedAws) -> list[str]:
+    writes = ("Create", "Update", "Delete", "Tag", "Untag")
+    return [op for op, _ in cloud.lightsail.calls if op.startswith(writes)]
 
-    with pytest.raises(DeploymentFailed, match="power is 'nano', not 'micro'"):
-        stack(adoptExistingService=True, power="micro").up()
 
+def test_adopting_a_service_that_differs_changes_nothing_and_names_each_field(
+    cloud: EmulatedAws,
+) -> None:
+    cloud.lightsail.add_existing_service(
+        "web", REGION, power="micro", scale=2, tags={"team": "orders"}
+    )
+    engine = stack(adoptExistingService=True)  # the stack asks for nano, 1, no tags
+
+    with pytest.raises(DeploymentFailed) as raised:
+        engine.up()
+
+    message = str(raised.value)
+    assert "power is 'micro' live, 'nano' in the stack" in message
+    assert "scale is 2 live, 1 in the stack" in message
+    assert "tags are {'team': 'orders'} live, {} in the stack" in message
+    assert "nothing was changed" in message
+    live = cloud.lightsail.service("web", REGION)
+    assert (live.power, live.scale, live.tags) == ("micro", 2, [{"key": "team", "value": "orders"}])
+    assert _writes(cloud) == [] and engine.state == {}
     assert cloud.policy("team/worker") is None
-    assert cloud.lightsail.calls_of("UpdateContainerService") == []
+
+
+@pytest.mark.parametrize(
+    ("live", "named"),
+    [
+        ({"is_disabled": True}, "isDisabled is true live"),
+        ({"public_domain_names": {"cert": ["www.example.com"]}}, "publicDomainNames"),
+    ],
+)
+def test_adopting_a_disabled_or_domained_service_is_refused(
+    cloud: EmulatedAws, live: dict[str, Any], named: str
+) -> None:
+    cloud.lightsail.add_existing_service("web", REGION, **live)
+
+    with pytest.raises(DeploymentFailed, match=named):
+        stack(adoptExistingService=True).up()
+
+    assert _writes(cloud) == []
+
+
+def test_adopting_a_matching_service_changes_only_its_role_and_keeps_its_tags(
+    cloud: EmulatedAws,
+) -> None:
+    cloud.lightsail.add_existing_service(
+        "web", REGION, power="micro", scale=2, tags={"team": "orders"}
+    )
+    engine = stack(adoptExistingService=True, power="micro", scale=2, tags={"team": "orders"})
+
+    report = engine.up()
+
+    assert report.imported == ["web-service"] and "web-service" not in report.updated
+    assert _writes(cloud) == ["UpdateContainerService"]  # the role's activation, nothing else
+    live = cloud.lightsail.service("web", REGION)
+    assert (live.power, live.scale, live.tags) == ("micro", 2, [{"key": "team", "value": "orders"}])
+    assert live.role_active and ours(cloud, "team/app")["Principal"] == {"AWS": live.role_arn}
+    assert not engine.up().changed
+
+
+def test_adopting_a_name_that_does_not_exist_says_so_and_writes_nothing(
+    cloud: EmulatedAws,
+) -> None:
+    engine = stack(adoptExistingService=True)
+
+    with pytest.raises(DeploymentFailed, match="no Lightsail container service named 'web'"):
+        engine.up()
+
+    assert cloud.lightsail.calls_of("CreateContainerService") == [] and engine.state == {}
+
+
+def test_adoption_left_on_after_a_rename_says_what_to_do(cloud: EmulatedAws) -> None:
+    cloud.lightsail.add_existing_service("web", REGION)
+    engine = stack(adoptExistingService=True)
+    engine.up()
+    engine.set_config(config("web2", adoptExistingService=True))
+
+    with pytest.raises(DeploymentFailed, match="set adoptExistingService to false"):
+        engine.up()
+
+    assert not cloud.lightsail.exists("web2", REGION)  # nothing half-done
+    engine.set_config(config("web2"))
+    report = engine.up()
+    assert "web2-service" in report.created and not cloud.lightsail.exists("web", REGION)
 
 
 def test_deployment_runs_after_the_grants_and_pulls(cloud: EmulatedAws) -> None:
@@ -381,7 +461,7 @@ def test_renamed_service_moves_its_grants_and_leaves_the_rest(cloud: EmulatedAws
         "AllowLightsailPull-web2",
     ]
     assert sids(cloud.policy("team/worker")) == ["AllowLightsailPull-web2"]
-    assert ("web", REGION) not in cloud.lightsail.services
+    assert not cloud.lightsail.exists("web", REGION)
     # The policies were written before the old statements were revoked, so the next
     # run writes each once more, with the same content; after that, silence.
     settled = cloud.policy("team/app")
