@@ -166,7 +166,10 @@ class AwsIdentity:
                 role_arn=values["role_arn"],
                 session_name=values.get("session_name"),
                 external_id=values.get("external_id"),
-                duration_seconds=values.get("duration_seconds"),
+                # Numbers come back from the state as floats.
+                duration_seconds=(
+                    int(values["duration_seconds"]) if values.get("duration_seconds") else None
+                ),
                 policy=values.get("policy"),
                 policy_arns=tuple(values.get("policy_arns") or ()),
                 tags=tuple((k, v) for k, v in (values.get("tags") or ())),

@@ -55,6 +55,8 @@ class ProgramEnd:
                     "no repository policy is written for this run"
                 )
             )
+            # A run that declared no grant never awaits this: do not warn that nobody did.
+            self._future.exception()
         else:
             self._future.set_result(None)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,20 @@ _FAKE_ENV = {
     "AWS_SESSION_TOKEN": "emulated",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+DEV_ACCOUNT = "123456789012"  # moto's default: the environment's keys act here
+PROD_ACCOUNT = "222222222222"
+# A laptop's shared config: the default credentials are the dev account's; the `prod`
+# profile assumes a role in another account, as most organisations set it up. moto
+# places the calls made with an assumed role's keys into that role's account.
+_SHARED_CONFIG = f"""\
+[profile dev]
+aws_access_key_id = emulated-dev
+aws_secret_access_key = emulated-dev
+
+[profile prod]
+role_arn = arn:aws:iam::{PROD_ACCOUNT}:role/deployer
+source_profile = dev
+"""
 
 
 class VirtualClock:
@@ -57,10 +72,15 @@ class EmulatedAws:
         self._mock = mock_aws()
 
     def __enter__(self) -> EmulatedAws:
-        for key, value in _FAKE_ENV.items():
+        self._config_dir = tempfile.TemporaryDirectory(prefix="emulated-aws-")
+        self.shared_config_file = os.path.join(self._config_dir.name, "config")
+        with open(self.shared_config_file, "w") as config:
+            config.write(_SHARED_CONFIG)
+        environment = {**_FAKE_ENV, "AWS_CONFIG_FILE": self.shared_config_file}
+        for key, value in environment.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
-        for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"):
             self._saved_env[key] = os.environ.pop(key, None)
         self._mock.start()
         self.lightsail.install()
@@ -78,24 +98,36 @@ class EmulatedAws:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        self._config_dir.cleanup()
 
     # --- ECR helpers -------------------------------------------------------------------
 
     @property
     def ecr(self) -> Any:
+        """ECR as the environment's credentials see it (the dev account)."""
         return boto3.client("ecr", region_name=self.region)
 
-    def create_repository(self, name: str, policy: dict[str, Any] | None = None) -> None:
-        self.ecr.create_repository(repositoryName=name)
+    def ecr_as(self, profile: str | None) -> Any:
+        """ECR as a profile of the shared config sees it (``prod``: the prod account)."""
+        if profile is None:
+            return self.ecr
+        return boto3.session.Session(profile_name=profile).client("ecr", region_name=self.region)
+
+    def create_repository(
+        self, name: str, policy: dict[str, Any] | None = None, *, profile: str | None = None
+    ) -> None:
+        self.ecr_as(profile).create_repository(repositoryName=name)
         if policy is not None:
-            self.set_policy(name, policy)
+            self.set_policy(name, policy, profile=profile)
 
-    def set_policy(self, name: str, policy: dict[str, Any]) -> None:
-        self.ecr.set_repository_policy(repositoryName=name, policyText=json.dumps(policy))
+    def set_policy(self, name: str, policy: dict[str, Any], *, profile: str | None = None) -> None:
+        self.ecr_as(profile).set_repository_policy(
+            repositoryName=name, policyText=json.dumps(policy)
+        )
 
-    def policy(self, name: str) -> dict[str, Any] | None:
+    def policy(self, name: str, *, profile: str | None = None) -> dict[str, Any] | None:
         """The repository's policy document, or None when it has none."""
-        ecr = self.ecr
+        ecr = self.ecr_as(profile)
         try:
             return dict(json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"]))
         except ecr.exceptions.RepositoryPolicyNotFoundException:

@@ -26,6 +26,7 @@ It follows the real engine (3.174 and later) where the project's guarantees depe
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import dataclasses
@@ -230,8 +231,16 @@ class Engine:
 
     # --- runs --------------------------------------------------------------------------
 
-    def up(self) -> RunReport:
-        """Run the program and make the emulated cloud match it, as `pulumi up` does."""
+    def up(self, *, refresh: bool = False) -> RunReport:
+        """Run the program and make the emulated cloud match it, as `pulumi up` does.
+
+        ``refresh`` first reads every resource back into the state, as `--refresh` does:
+        without it, a bridged resource changed outside Pulumi is compared by its stored
+        state and left as it is.
+        """
+        if refresh:
+            self._begin(preview=False)
+            self._refresh_state()
         return self._run(preview=False)
 
     def preview(self, *, refresh: bool = False, expect_no_changes: bool = False) -> RunReport:
@@ -253,9 +262,10 @@ class Engine:
             finally:
                 self.state = kept
         if expect_no_changes and report.changed:
+            changed = report.created + report.updated + report.replaced + report.deleted
             raise DeploymentFailed(
                 f"pulumi preview: no changes were expected but changes were proposed: "
-                f"{report.summary()}"
+                f"{report.summary()} ({', '.join(changed)})"
             )
         return report
 
@@ -270,9 +280,10 @@ class Engine:
         self._refresh_state()
         if expect_no_changes and self._report.changed:
             self.state = kept
+            drifted = ", ".join(self._report.updated + self._report.deleted)
             raise DeploymentFailed(
                 f"pulumi refresh: no changes were expected but the state drifted: "
-                f"{self._report.summary()}"
+                f"{self._report.summary()} ({drifted})"
             )
         return self._report
 
@@ -335,8 +346,10 @@ class Engine:
             resolved: Any = _sync_await(pulumi.Output.from_input(exported).future())
             self.stack_outputs = dict(resolved or {})
         except EngineCrashed:
+            _end_leftover_tasks()
             raise
         except Exception as exc:
+            _end_leftover_tasks()
             crash = _crash_in(exc)
             if crash is not None:
                 raise crash from exc
@@ -548,6 +561,17 @@ class Engine:
             # A replaced resource's old copy leaves no trace: its URN now holds the new one.
             if self.state.get(resource.urn) is resource:
                 del self.state[resource.urn]
+
+
+def _end_leftover_tasks() -> None:
+    """A failed run's process ends; here its unfinished registrations must end too, or
+    they would carry on in the next run's event loop and write into its cloud."""
+    loop = asyncio.get_event_loop()
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
 
 
 def _crash_in(exc: BaseException) -> EngineCrashed | None:

@@ -68,6 +68,16 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+@pytest.fixture(autouse=True)
+def _no_config_from_another_test() -> Iterator[None]:
+    """Stack config is process-wide in Pulumi's runtime: each test starts with none."""
+    import pulumi
+
+    pulumi.runtime.set_all_config({})
+    yield
+    pulumi.runtime.set_all_config({})
+
+
 def refusal(check: Callable[..., Any], *args: Any) -> str:
     """Call ``check`` expecting an input to be refused; return the error's message."""
     from components.validation import ConfigurationError

@@ -30,6 +30,7 @@ class Registration:
     retain_on_delete: bool
     import_id: str
     inputs: dict[str, Any]
+    provider: str = ""
 
 
 @dataclass
@@ -101,6 +102,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     retain_on_delete=bool(request.retainOnDelete),
                     import_id=request.importId,
                     inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                    provider=request.provider,
                 )
             )
         return response

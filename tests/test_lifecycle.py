@@ -483,3 +483,67 @@ def test_missing_required_configuration_says_how_to_set_it(
         engine.up()
 
     assert engine.state == {} and cloud.lightsail.services == {}
+
+
+# --- drift checks from CI: preview --refresh --expect-no-changes, refresh --expect... --
+
+
+def test_another_teams_new_statement_is_drift_but_not_a_change_to_make(
+    cloud: EmulatedAws,
+) -> None:
+    engine = stack()
+    engine.up()
+    engine.refresh()  # records what the first up could not read yet (the role's ARN)
+    document = cloud.policy("team/app")
+    assert document is not None
+    late = {"Sid": "Late", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:*"}
+    cloud.set_policy("team/app", {**document, "Statement": [*document["Statement"], late]})
+
+    # The scheduled check the README recommends stays green: the goal is what is live.
+    engine.preview(refresh=True, expect_no_changes=True)
+    # `pulumi refresh --expect-no-changes` fails on any drift, other teams' included.
+    with pytest.raises(DeploymentFailed, match=r"drifted: 1 updated.*\(web-policy-team/app\)"):
+        engine.refresh(expect_no_changes=True)
+
+
+@pytest.mark.parametrize("drift", ["our statement removed", "role switched off"])
+def test_drift_of_ours_fails_the_refreshed_preview(cloud: EmulatedAws, drift: str) -> None:
+    engine = stack()
+    engine.up()
+    if drift == "role switched off":
+        cloud.lightsail.set_role_by_hand("web", REGION, active=False)
+    else:
+        cloud.set_policy("team/app", {"Version": "2012-10-17", "Statement": OTHER_TEAMS})
+
+    with pytest.raises(DeploymentFailed, match="no changes were expected"):
+        engine.preview(refresh=True, expect_no_changes=True)
+
+    engine.up(refresh=True)  # puts it right, keeping everyone else's statements
+    engine.preview(refresh=True, expect_no_changes=True)
+    assert OURS in sids(cloud.policy("team/app"))
+    assert cloud.policy("team/app")["Statement"][:3] == OTHER_TEAMS  # type: ignore[index]
+
+
+def test_our_statement_removed_by_hand_comes_back_only_with_a_refresh(
+    cloud: EmulatedAws,
+) -> None:
+    engine = stack()
+    engine.up()
+    cloud.set_policy("team/app", {"Version": "2012-10-17", "Statement": OTHER_TEAMS})
+
+    # Compared with its stored state, the policy resource sees nothing to do.
+    assert "web-policy-team/app" in engine.up().unchanged
+    assert OURS not in sids(cloud.policy("team/app"))
+    assert "web-policy-team/app" in engine.up(refresh=True).updated
+    assert OURS in sids(cloud.policy("team/app"))
+
+
+def test_a_quiet_stack_passes_the_refreshed_preview(cloud: EmulatedAws) -> None:
+    engine = stack()
+    engine.up()
+
+    assert not engine.preview(refresh=True, expect_no_changes=True).changed
+    # A refresh records what the first up could not yet read (the role's ARN on the
+    # service); from then on it is quiet too.
+    engine.refresh()
+    assert not engine.refresh(expect_no_changes=True).changed

@@ -1,0 +1,167 @@
+"""Grants declared in any order: whatever the program does between two components
+sharing a repository, both grants land through one policy resource.
+
+Each scenario is a small program of its own, run by the emulated engine inside
+``run_in_stack`` as the language host runs a program.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.runtime.settings import ROOT, SETTINGS
+
+from components import ConfigurationError
+from components.repository_policies import RepositoryPolicyBook
+from emulation.cloud import EmulatedAws
+from emulation.engine import DeploymentFailed, Engine
+from tests.conftest import CI_PUSH, REGION
+
+HEADER = """
+import asyncio
+import pulumi
+import pulumi_aws as aws
+from components import PrivateEcrContainerService
+
+def service(name):
+    return PrivateEcrContainerService(
+        name, {"service_name": name, "region": "us-east-1", "repositories": ["team/app"]}
+    )
+"""
+
+BETWEEN = {
+    "a plain invoke": "aws.get_caller_identity()",
+    # What a transform registration or pickling an Output does: step the loop until done.
+    "several loop turns": (
+        "from pulumi.runtime.sync_await import _sync_await\n"
+        "for _ in range(5):\n    _sync_await(asyncio.sleep(0))"
+    ),
+    "awaiting an output": (
+        "from pulumi.runtime.sync_await import _sync_await\n_sync_await(web.service_name.future())"
+    ),
+}
+
+
+@pytest.fixture
+def cloud() -> Iterator[EmulatedAws]:
+    with EmulatedAws(region=REGION, arn_after_polls=1) as aws_:
+        aws_.create_repository("team/app", {"Version": "2012-10-17", "Statement": [CI_PUSH]})
+        yield aws_
+
+
+def project(tmp_path: Path, body: str) -> Engine:
+    (tmp_path / "Pulumi.yaml").write_text("name: order\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(HEADER + textwrap.dedent(body))
+    return Engine(tmp_path, "dev", {"config": {"aws:region": REGION}})
+
+
+def granted(cloud: EmulatedAws) -> list[str | None]:
+    document = cloud.policy("team/app")
+    assert document is not None
+    return [s.get("Sid") for s in document["Statement"]]
+
+
+@pytest.mark.parametrize("between", sorted(BETWEEN))
+def test_both_grants_land_whatever_steps_the_loop_between_them(
+    cloud: EmulatedAws, tmp_path: Path, between: str
+) -> None:
+    engine = project(
+        tmp_path, f"web = service('web')\n{BETWEEN[between]}\njobs = service('jobs')\n"
+    )
+
+    report = engine.up()
+
+    assert granted(cloud) == ["CiPush", "AllowLightsailPull-web", "AllowLightsailPull-jobs"]
+    policies = [name for name in report.created if "-policy-" in name]
+    assert policies == ["web-policy-team/app"]  # one document, one writer
+    assert not engine.up().changed
+
+
+def test_an_async_entrypoint_declares_after_awaits(cloud: EmulatedAws, tmp_path: Path) -> None:
+    engine = project(
+        tmp_path,
+        """
+        async def main():
+            web = service("web")
+            await web.principal_arn.future()  # the role exists by now
+            await asyncio.sleep(0)
+            service("jobs")
+            return {"web": web.url}
+
+        pulumi.run(main)
+        """,
+    )
+
+    report = engine.up()
+
+    assert granted(cloud) == ["CiPush", "AllowLightsailPull-web", "AllowLightsailPull-jobs"]
+    assert report.outputs["web"].startswith("https://web.")
+
+
+def test_a_grant_declared_after_the_program_ended_is_refused(
+    cloud: EmulatedAws, tmp_path: Path
+) -> None:
+    engine = project(
+        tmp_path,
+        """
+        web = service("web")
+        # Runs once the role exists, after the program body has returned.
+        pulumi.export("late", web.principal_arn.apply(lambda _: service("jobs").url))
+        """,
+    )
+
+    with pytest.raises(DeploymentFailed, match="not inside an apply"):
+        engine.up()
+
+    assert "AllowLightsailPull-jobs" not in granted(cloud)
+
+
+def test_a_program_that_fails_half_way_writes_no_policy(cloud: EmulatedAws, tmp_path: Path) -> None:
+    engine = project(tmp_path, "service('web')\nraise RuntimeError('later mistake')\n")
+
+    with pytest.raises(DeploymentFailed, match="later mistake"):
+        engine.up()
+
+    assert granted(cloud) == ["CiPush"]
+
+
+# --- one book per program run ----------------------------------------------------
+
+
+class _Root:
+    """Stands for a run's root stack: ProgramEnd watches its register_outputs."""
+
+    def register_outputs(self, outputs: Any) -> None:
+        return None
+
+
+def _book_of_a_new_run() -> RepositoryPolicyBook:
+    ROOT.set(_Root())  # type: ignore[arg-type]
+    SETTINGS.monitor = object()
+    return RepositoryPolicyBook.for_this_program()
+
+
+def test_concurrent_runs_in_one_process_each_get_their_own_book() -> None:
+    # Automation API runs each run in a context of their own.
+    first, second = contextvars.copy_context(), contextvars.copy_context()
+
+    book_a = first.run(_book_of_a_new_run)
+    book_b = second.run(_book_of_a_new_run)
+
+    assert book_a is not book_b
+    assert first.run(RepositoryPolicyBook.for_this_program) is book_a
+    assert second.run(RepositoryPolicyBook.for_this_program) is book_b
+
+
+def test_a_component_provider_construct_is_refused_with_the_reason() -> None:
+    def construct() -> None:
+        ROOT.set(None)  # what a component provider's Construct does
+        RepositoryPolicyBook.for_this_program()
+
+    with pytest.raises(ConfigurationError, match="multi-language component provider"):
+        contextvars.copy_context().run(construct)

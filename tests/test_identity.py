@@ -1,0 +1,285 @@
+"""One identity: the component's boto3 calls act as the AWS provider does.
+
+Unit tests of reading the provider's settings, then whole-program runs against emulated
+AWS where the stack's profile is another account than the environment's credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from components import ConfigurationError, PrivateEcrContainerService
+from components.identity import AssumedRole, AwsIdentity, parse_duration
+from emulation.cloud import DEV_ACCOUNT, PROD_ACCOUNT, EmulatedAws
+from emulation.engine import DeploymentFailed, Engine
+from tests.conftest import CI_PUSH, REGION, ROOT
+from tests.mock_program import ServiceMocks, run_program
+
+# --- reading the provider's settings ---------------------------------------------------
+
+
+def settings(**values: Any) -> Any:
+    text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    return text.get
+
+
+def test_no_settings_is_the_ambient_chain() -> None:
+    assert AwsIdentity.from_provider_settings(settings()) == AwsIdentity()
+
+
+def test_profile_roles_and_files_are_read_as_pulumi_aws_names_them() -> None:
+    identity = AwsIdentity.from_provider_settings(
+        settings(
+            profile="prod",
+            assumeRoles=[
+                {"roleArn": "arn:aws:iam::222222222222:role/a", "sessionName": "ci"},
+                {
+                    "roleArn": "arn:aws:iam::333333333333:role/b",
+                    "externalId": "team-x",
+                    "duration": "1h30m",
+                    "tags": {"team": "orders"},
+                },
+            ],
+            sharedConfigFiles=["/etc/aws/config"],
+            sharedCredentialsFiles=["/etc/aws/credentials"],
+            stsRegion="eu-west-1",
+            endpoints=[{"ecr": "http://localhost:4566", "s3": "http://ignored"}],
+        )
+    )
+
+    assert identity.profile == "prod"
+    assert identity.assume_roles == (
+        AssumedRole("arn:aws:iam::222222222222:role/a", session_name="ci"),
+        AssumedRole(
+            "arn:aws:iam::333333333333:role/b",
+            external_id="team-x",
+            duration_seconds=5400,
+            tags=(("team", "orders"),),
+        ),
+    )
+    assert identity.shared_config_file == "/etc/aws/config"
+    assert identity.shared_credentials_file == "/etc/aws/credentials"
+    assert identity.sts_region == "eu-west-1"
+    assert identity.endpoints == (("ecr", "http://localhost:4566"),)
+    assert identity.assume_roles[1].sts_parameters() == {
+        "RoleArn": "arn:aws:iam::333333333333:role/b",
+        "RoleSessionName": "lightsail-ecr-access",
+        "ExternalId": "team-x",
+        "DurationSeconds": 5400,
+        "Tags": [{"Key": "team", "Value": "orders"}],
+    }
+
+
+def test_the_older_single_assume_role_is_read_too() -> None:
+    identity = AwsIdentity.from_provider_settings(
+        settings(assumeRole={"roleArn": "arn:aws:iam::222222222222:role/a"})
+    )
+    assert identity.assumed_role_arns() == ["arn:aws:iam::222222222222:role/a"]
+
+
+def test_state_round_trip_holds_names_and_arns_but_no_keys() -> None:
+    identity = AwsIdentity(
+        profile="prod",
+        assume_roles=(AssumedRole("arn:aws:iam::222222222222:role/a", external_id="x"),),
+    )
+    state = identity.to_state()
+
+    assert AwsIdentity.from_state(json.loads(json.dumps(state))) == identity
+    assert set(state) == {
+        "profile",
+        "assume_roles",
+        "shared_config_file",
+        "shared_credentials_file",
+        "sts_region",
+        "endpoints",
+    }
+    assert AwsIdentity.from_state(None) == AwsIdentity()  # state from before identities
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"accessKey": "AKIA..."}, "aws:accessKey"),
+        ({"secretKey": "s"}, "aws:secretKey"),
+        ({"assumeRoleWithWebIdentity": {"roleArn": "r"}}, "web_identity_token_file"),
+        ({"sharedConfigFiles": ["a", "b"]}, "lists 2 files"),
+        ({"assumeRoles": [{"sessionName": "no-arn"}]}, "needs a roleArn"),
+        ({"assumeRoles": [{"roleArn": "r", "duration": "an hour"}]}, "is not a duration"),
+        ({"assumeRoles": [{"roleArn": "r", "mystery": 1}]}, "mystery"),
+    ],
+)
+def test_settings_the_component_cannot_follow_are_refused_with_the_fix(
+    values: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        AwsIdentity.from_provider_settings(settings(**values))
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("15m", 900), ("1h", 3600), ("90s", 90)])
+def test_durations_are_go_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+# --- whole programs: the stack's profile is another account ------------------------
+
+
+APP_IN_DEV = {"Sid": "DevOnly", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:*"}
+
+
+@pytest.fixture
+def cloud() -> Iterator[EmulatedAws]:
+    with EmulatedAws(region=REGION, arn_after_polls=1) as aws_:
+        # The same repository name in both accounts, each with its own statements.
+        aws_.create_repository("team/app", {"Version": "2012-10-17", "Statement": [APP_IN_DEV]})
+        aws_.create_repository(
+            "team/app", {"Version": "2012-10-17", "Statement": [CI_PUSH]}, profile="prod"
+        )
+        yield aws_
+
+
+def stack(**aws_settings: Any) -> Engine:
+    values = {"serviceName": "web", "repositories": ["team/app"]}
+    return Engine(
+        ROOT,
+        "prod",
+        {
+            "config": {
+                "aws:region": REGION,
+                **{f"aws:{k}": v for k, v in aws_settings.items()},
+                **{f"lightsail-ecr-access:{k}": v for k, v in values.items()},
+            }
+        },
+    )
+
+
+def sids(document: dict[str, Any] | None) -> list[str | None]:
+    assert document is not None
+    return [s.get("Sid") for s in document["Statement"]]
+
+
+def test_a_stack_profile_reads_and_writes_only_its_own_account(cloud: EmulatedAws) -> None:
+    engine = stack(profile="prod")
+
+    report = engine.up()
+
+    # Granted in prod, to prod's service, keeping prod's statements; dev untouched.
+    assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush", "AllowLightsailPull-web"]
+    assert cloud.policy("team/app") == {"Version": "2012-10-17", "Statement": [APP_IN_DEV]}
+    assert cloud.lightsail.exists("web", REGION, account=PROD_ACCOUNT)
+    assert not cloud.lightsail.exists("web", REGION, account=DEV_ACCOUNT)
+    assert f":{PROD_ACCOUNT}:" in report.outputs["pullerRolePrincipalArn"]
+    assert report.outputs["imageUriPrefixes"]["team/app"].startswith(PROD_ACCOUNT)
+
+    engine.destroy()  # revokes in prod, as the finalizer's stored identity says
+
+    assert cloud.policy("team/app", profile="prod") == {
+        "Version": "2012-10-17",
+        "Statement": [CI_PUSH],
+    }
+    assert cloud.policy("team/app") == {"Version": "2012-10-17", "Statement": [APP_IN_DEV]}
+
+
+def test_assumed_roles_are_followed_and_named_in_the_operator_policy(cloud: EmulatedAws) -> None:
+    role = f"arn:aws:iam::{PROD_ACCOUNT}:role/deployer"
+    engine = stack(assumeRoles=[{"roleArn": role, "sessionName": "ci"}])
+
+    report = engine.up()
+
+    assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush", "AllowLightsailPull-web"]
+    assert sids(cloud.policy("team/app")) == ["DevOnly"]
+    operator = json.loads(report.outputs["operatorPolicy"])
+    assume = [s for s in operator["Statement"] if s["Action"] == "sts:AssumeRole"]
+    assert assume == [
+        {
+            "Sid": "AssumeDeploymentRoles",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": [role],
+        }
+    ]
+
+
+def test_without_assumed_roles_the_operator_policy_has_no_assume_role(cloud: EmulatedAws) -> None:
+    report = stack().up()
+
+    operator = json.loads(report.outputs["operatorPolicy"])
+    assert all(s["Action"] != "sts:AssumeRole" for s in operator["Statement"])
+
+
+def test_keys_in_the_stack_config_are_refused_before_anything_is_written(
+    cloud: EmulatedAws,
+) -> None:
+    engine = stack(accessKey="AKIAEXAMPLE", secretKey="secret")
+
+    with pytest.raises(DeploymentFailed, match="pulumi config rm aws:accessKey"):
+        engine.up()
+
+    assert engine.state == {} and cloud.lightsail.services == {}
+
+
+# --- under mocks: the account guard and explicit providers --------------------------
+
+
+@pytest.fixture
+def repos(ecr: Any) -> Any:
+    ecr.create_repository(repositoryName="team/app")
+    return ecr
+
+
+def build(name: str = "web", opts: pulumi.ResourceOptions | None = None, **extra: Any) -> Any:
+    args = {"service_name": name, "region": REGION, "repositories": ["team/app"], **extra}
+    return PrivateEcrContainerService(name, args, opts)  # type: ignore[arg-type]
+
+
+def test_accounts_that_differ_stop_the_run_naming_both(repos: Any) -> None:
+    mocks = ServiceMocks(preview=False, provider_account="999999999999")
+
+    with pytest.raises(ConfigurationError) as raised:
+        run_program(lambda: build().url, mocks=mocks)
+
+    message = str(raised.value)
+    assert "account 123456789012" in message and "account 999999999999" in message
+    assert "Nothing was changed" in message
+
+
+@pytest.mark.parametrize("how", ["provider", "providers"])
+def test_an_explicit_provider_is_refused_with_how_to_pass_its_settings(
+    repos: Any, how: str
+) -> None:
+    def program() -> Any:
+        provider = aws.Provider("other", region=REGION, profile="prod")
+        given = {"provider": provider} if how == "provider" else {"providers": {"aws": provider}}
+        return build(opts=pulumi.ResourceOptions(**given)).url
+
+    with pytest.raises(ConfigurationError, match=r"args\['aws_identity'\] = AwsIdentity"):
+        run_program(program)
+
+
+def test_an_identity_argument_builds_a_provider_with_the_same_settings(repos: Any) -> None:
+    identity = AwsIdentity(
+        assume_roles=(
+            AssumedRole(f"arn:aws:iam::{DEV_ACCOUNT}:role/deployer", duration_seconds=900),
+        ),
+    )
+    mocks = ServiceMocks(preview=False)
+
+    recording, _ = run_program(lambda: build(aws_identity=identity).url, mocks=mocks)
+
+    provider = recording.one("pulumi:providers:aws")
+    assert "profile" not in provider.inputs
+    assert json.loads(provider.inputs["assumeRoles"]) == [
+        {"roleArn": f"arn:aws:iam::{DEV_ACCOUNT}:role/deployer", "duration": "900s"}
+    ]
+    # The provider's account was asked through that provider, and the children use it.
+    assert [ref.split("::")[-2] for ref in mocks.invoked_providers] == ["web-aws"]
+    service = recording.one("aws:lightsail/containerService:ContainerService")
+    assert service.provider.startswith(provider.urn)
+    # The dynamic resources carry the same identity, without keys.
+    stored = recording.one(":PullerRole").inputs["identity"]
+    assert AwsIdentity.from_state(stored) == identity
