@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,6 +56,8 @@ class EmulatedAws:
         self.lightsail = LightsailEmulator(arn_after_polls=arn_after_polls)
         self.clock = VirtualClock()
         self._faults: list[tuple[str, Any]] = []
+        self._latencies: list[tuple[str, Any]] = []
+        self.sleep = time.sleep  # the latency's sleep; real time, unlike the puller's waits
         self._saved_env: dict[str, str | None] = {}
         self._mock = mock_aws()
 
@@ -71,6 +76,7 @@ class EmulatedAws:
     def __exit__(self, *_: Any) -> None:
         puller_role.time = self._real_time
         self.clear_faults()
+        self.clear_latency()
         self.lightsail.uninstall()
         self._mock.stop()
         for key, value in self._saved_env.items():
@@ -127,6 +133,73 @@ class EmulatedAws:
             if entry in BUILTIN_HANDLERS:
                 BUILTIN_HANDLERS.remove(entry)
         self._faults.clear()
+
+    # --- latency and call counts, for the benchmark ------------------------------------
+
+    def add_latency(self, service: str, seconds: float) -> None:
+        """Make every request to ``service`` take ``seconds`` longer, as a far Region does.
+
+        The sleep happens where botocore sends each request (every attempt, retries
+        included), in a handler more specific than moto's catch-all ``before-send``, so
+        it runs first and returns nothing: moto still answers. Requests from several
+        threads sleep at the same time, as round trips in flight do.
+        """
+
+        def handler(**_: Any) -> None:
+            self.sleep(seconds)
+
+        entry = (f"before-send.{service}", handler)
+        BUILTIN_HANDLERS.append(entry)
+        self._latencies.append(entry)
+
+    def clear_latency(self) -> None:
+        for entry in self._latencies:
+            if entry in BUILTIN_HANDLERS:
+                BUILTIN_HANDLERS.remove(entry)
+        self._latencies.clear()
+
+    @contextmanager
+    def record_calls(self) -> Iterator[CallRecord]:
+        """Count every API call made by clients built inside the block (one per call,
+        however many attempts it took).
+
+        Each call is put down to its caller: ``provider`` when the emulated pulumi-aws
+        provider made it (in a real run that is the provider plugin, not this program),
+        ``program`` otherwise (the program body and its dynamic providers).
+        """
+        record = CallRecord()
+        entry = ("before-call", record.handler)
+        BUILTIN_HANDLERS.append(entry)
+        try:
+            yield record
+        finally:
+            BUILTIN_HANDLERS.remove(entry)
+
+
+class CallRecord:
+    """API calls counted by (caller, "service:Operation")."""
+
+    _PROVIDER_MODULE = "emulation.providers"
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def handler(self, model: Any, **_: Any) -> None:
+        caller = "program"
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_globals.get("__name__") == self._PROVIDER_MODULE:
+                caller = "provider"
+                break
+            frame = frame.f_back  # type: ignore[assignment]
+        prefix = model.service_model.metadata.get("signingName") or model.service_model.service_name
+        with self._lock:
+            self.counts[(caller, f"{prefix}:{model.name}")] += 1
+
+    def of(self, caller: str) -> dict[str, int]:
+        with self._lock:
+            return {op: n for (who, op), n in sorted(self.counts.items()) if who == caller}
 
 
 @contextmanager
