@@ -11,6 +11,7 @@ for an access problem, the IAM action that is missing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -161,3 +162,28 @@ def set_puller_role(lightsail: Any, name: str, active: bool) -> None:
             serviceName=name,
             privateRegistryAccess={"ecrImagePullerRole": {"isActive": active}},
         )
+
+
+# --- Clients kept for a whole process (the dynamic providers) -------------------------
+
+# One client per (service, Region) for the process: building one parses botocore's
+# service model anew (each client has its own Session, since a Session is not
+# thread-safe), while a built client is thread-safe and the provider host may call from
+# several threads. Add the identity to the key when clients gain one.
+_process_clients: dict[tuple[str, str], Any] = {}
+_process_clients_lock = threading.Lock()
+
+
+def cached_client(service: str, region: str) -> Any:
+    """The process's client for ``service`` in ``region``, built on first use."""
+    key = (service, region)
+    with _process_clients_lock:
+        if key not in _process_clients:
+            _process_clients[key] = client(service, region)
+        return _process_clients[key]
+
+
+def forget_cached_clients() -> None:
+    """Drop the process's clients (a new provider process, or new botocore handlers)."""
+    with _process_clients_lock:
+        _process_clients.clear()

@@ -4,8 +4,9 @@ Pulumi pickles a dynamic provider into the stack state and runs the *stored* cop
 later updates and on `pulumi destroy`. A class defined in an importable module is
 stored by reference (this module's path and the class name), so:
 - do not rename this module or these classes: existing stacks could no longer destroy;
-- keep the methods self-contained: they build their boto3 clients themselves, take the
-  Region as an input and never credentials, and call the stable helpers they import;
+- keep the methods self-contained: they get their boto3 clients themselves (built once
+  per provider process and Region, ``aws_api.cached_client``), take the Region as an
+  input and never credentials, and call the stable helpers they import;
 - keep the Python minor version of a stack fixed (the pickle carries bytecode).
 """
 
@@ -41,7 +42,7 @@ class PullerRoleProvider(ResourceProvider):
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         principal_arn = puller_role.ensure_puller_role(
-            aws_api.client("lightsail", props["region"]),
+            aws_api.cached_client("lightsail", props["region"]),
             props["service_name"],
             bool(props["active"]),
             timeout=float(props.get("timeout_seconds") or puller_role.DEFAULT_TIMEOUT_SECONDS),
@@ -70,7 +71,7 @@ class PullerRoleProvider(ResourceProvider):
     def _drifted(olds: dict[str, Any]) -> bool:
         try:
             live = puller_role.current_role(
-                aws_api.client("lightsail", olds["region"]), olds["service_name"]
+                aws_api.cached_client("lightsail", olds["region"]), olds["service_name"]
             )
         except Exception:  # a failed look is no reason to fail the diff
             return False
@@ -83,7 +84,7 @@ class PullerRoleProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         service = aws_api.get_container_service(
-            aws_api.client("lightsail", props["region"]), props["service_name"]
+            aws_api.cached_client("lightsail", props["region"]), props["service_name"]
         )
         if service is None:
             # The service was deleted outside Pulumi, and its role with it: a blank id
@@ -116,7 +117,7 @@ class GrantFinalizerProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         outcome = revocation.revoke_statement(
-            aws_api.client("ecr", props["region"]),
+            aws_api.cached_client("ecr", props["region"]),
             props["repository"],
             props["region"],
             props["sid"],

@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
-from components import puller_role
+from components import aws_api, puller_role
 from emulation.lightsail import LightsailEmulator, error_response
 
 _FAKE_ENV = {
@@ -69,6 +69,8 @@ class EmulatedAws:
             self._saved_env[key] = os.environ.pop(key, None)
         self._mock.start()
         self.lightsail.install()
+        # A new cloud, a new provider process: no client kept from another cloud.
+        aws_api.forget_cached_clients()
         self._real_time = puller_role.time
         puller_role.time = self.clock  # type: ignore[assignment]
         return self
@@ -77,6 +79,7 @@ class EmulatedAws:
         puller_role.time = self._real_time
         self.clear_faults()
         self.clear_latency()
+        aws_api.forget_cached_clients()
         self.lightsail.uninstall()
         self._mock.stop()
         for key, value in self._saved_env.items():
@@ -127,6 +130,8 @@ class EmulatedAws:
         entry = (f"before-send.{service}.{operation}", handler)
         BUILTIN_HANDLERS.append(entry)
         self._faults.append(entry)
+        # A handler reaches only clients built after it: the providers' kept ones too.
+        aws_api.forget_cached_clients()
 
     def clear_faults(self) -> None:
         for entry in self._faults:
@@ -151,12 +156,14 @@ class EmulatedAws:
         entry = (f"before-send.{service}", handler)
         BUILTIN_HANDLERS.append(entry)
         self._latencies.append(entry)
+        aws_api.forget_cached_clients()
 
     def clear_latency(self) -> None:
         for entry in self._latencies:
             if entry in BUILTIN_HANDLERS:
                 BUILTIN_HANDLERS.remove(entry)
         self._latencies.clear()
+        aws_api.forget_cached_clients()
 
     @contextmanager
     def record_calls(self) -> Iterator[CallRecord]:
@@ -170,10 +177,12 @@ class EmulatedAws:
         record = CallRecord()
         entry = ("before-call", record.handler)
         BUILTIN_HANDLERS.append(entry)
+        aws_api.forget_cached_clients()
         try:
             yield record
         finally:
             BUILTIN_HANDLERS.remove(entry)
+            aws_api.forget_cached_clients()
 
 
 class CallRecord:
