@@ -97,7 +97,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
 
         book = RepositoryPolicyBook.for_this_program()
         if access:
-            entries = [book.repository(ref, region) for ref in refs]
+            entries = book.repositories(refs, region)
             prefixes = {entry.name: entry.uri_prefix for entry in entries}
             repository_arns = [entry.arn for entry in entries]
         else:
