@@ -33,6 +33,17 @@ _FAKE_ENV = {
 }
 
 
+def _rebuild_clients() -> None:
+    """Have every client be built anew, so that it has the handlers installed now.
+
+    botocore copies its handlers into a session when the session is made: clients kept
+    by the dynamic providers, and boto3's default session (used by the emulated
+    pulumi-aws providers), would not see a fault, latency or recorder added later.
+    """
+    aws_api.forget_cached_clients()
+    boto3.DEFAULT_SESSION = None
+
+
 class VirtualClock:
     """A monotonic clock that sleeping advances at once: waits are measured, not spent."""
 
@@ -70,7 +81,7 @@ class EmulatedAws:
         self._mock.start()
         self.lightsail.install()
         # A new cloud, a new provider process: no client kept from another cloud.
-        aws_api.forget_cached_clients()
+        _rebuild_clients()
         self._real_time = puller_role.time
         puller_role.time = self.clock  # type: ignore[assignment]
         return self
@@ -79,7 +90,7 @@ class EmulatedAws:
         puller_role.time = self._real_time
         self.clear_faults()
         self.clear_latency()
-        aws_api.forget_cached_clients()
+        _rebuild_clients()
         self.lightsail.uninstall()
         self._mock.stop()
         for key, value in self._saved_env.items():
@@ -130,7 +141,8 @@ class EmulatedAws:
         entry = (f"before-send.{service}.{operation}", handler)
         BUILTIN_HANDLERS.append(entry)
         self._faults.append(entry)
-        # A handler reaches only clients built after it: the providers' kept ones too.
+        # A handler reaches only clients built after it: as when the providers built a
+        # client per call, a fault reaches their next call too.
         aws_api.forget_cached_clients()
 
     def clear_faults(self) -> None:
@@ -156,14 +168,14 @@ class EmulatedAws:
         entry = (f"before-send.{service}", handler)
         BUILTIN_HANDLERS.append(entry)
         self._latencies.append(entry)
-        aws_api.forget_cached_clients()
+        _rebuild_clients()
 
     def clear_latency(self) -> None:
         for entry in self._latencies:
             if entry in BUILTIN_HANDLERS:
                 BUILTIN_HANDLERS.remove(entry)
         self._latencies.clear()
-        aws_api.forget_cached_clients()
+        _rebuild_clients()
 
     @contextmanager
     def record_calls(self) -> Iterator[CallRecord]:
@@ -177,12 +189,12 @@ class EmulatedAws:
         record = CallRecord()
         entry = ("before-call", record.handler)
         BUILTIN_HANDLERS.append(entry)
-        aws_api.forget_cached_clients()
+        _rebuild_clients()
         try:
             yield record
         finally:
             BUILTIN_HANDLERS.remove(entry)
-            aws_api.forget_cached_clients()
+            _rebuild_clients()
 
 
 class CallRecord:
