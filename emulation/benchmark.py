@@ -15,6 +15,10 @@ two largest sizes.
 
 Times are of this machine, in one run, and only their ratios mean something; the
 emulation answers in-process, so the latency is what stands in for a real network.
+
+``--split 40 160`` instead splits a steady-state up's time, for the program and the
+yardstick, between emulated AWS, the AWS SDK's own work, building clients, and the
+rest (the engine's and the program's Python).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +114,7 @@ def interleaved(program: Engine, yardstick: Engine, operation: str, repeat: int)
         if turn % 2:
             order.reverse()
         for slot, engine in order:
-            times[slot].append(timed(lambda engine=engine: run(engine, operation)))  # type: ignore[misc]
+            times[slot].append(timed(partial(run, engine, operation)))
     return [statistics.median(t) for t in times]
 
 
@@ -189,6 +194,105 @@ def report(sizes: list[int], results: dict[int, dict[str, Measurement]], args: A
                 f"{yardstick * 1000:.2f} ms, the program's own {(program - yardstick) * 1000:.2f}"
                 f" ms; {trips:.3f} ECR round trips per repository"
             )
+    print("\nIssue 7's goals (steady-state up):")
+    if 160 in results:
+        trips = results[160]["up"].round_trips
+        print(f"  160 repositories, at most 16 ECR round trips waited: {trips:.1f}")
+    for size in (40, 160):
+        if size in results:
+            ratio = results[size]["up"].ratio
+            print(f"  {size} repositories, within 1.5x the yardstick: {ratio:.2f}x")
+
+
+class Stopwatches:
+    """Wall time spent inside a few functions, summed over calls (one thread at a time)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: Any, attribute: str, label: str) -> None:
+        original = getattr(owner, attribute)
+
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.spent[label] = self.spent.get(label, 0.0) + time.perf_counter() - start
+
+        setattr(owner, attribute, timed_call)
+        self._undo.append(lambda: setattr(owner, attribute, original))
+
+    def restore(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+
+
+def split_time(size: int, runs: int) -> None:
+    """Split a steady-state up's wall time between the engine, the emulation and the program.
+
+    The policy reads run one at a time here, so that time spent in calls adds up to
+    wall time (threads would overlap); the work is the same, since under the GIL the
+    threads' Python work is serial anyway. Stopwatches around moto's responder, the
+    Lightsail emulator, every boto3 API call and the building of clients say how much
+    of each run is the emulated service, the SDK's own work in this process, and the
+    client set-up; the rest is the engine's and the program's Python.
+    """
+    import botocore.client
+    from moto.core.models import BotocoreStubber
+
+    from components import aws_api
+    from emulation.lightsail import LightsailEmulator
+
+    aws_api.CONCURRENT_READS = 1
+    splits: dict[str, dict[str, float]] = {}
+    with EmulatedAws(region=REGION, arn_after_polls=1) as aws:
+        ours = [f"bench/app-{i:03d}" for i in range(size)]
+        theirs = [f"yardstick/app-{i:03d}" for i in range(size)]
+        for name in ours:
+            aws.create_repository(name, OTHER_TEAM)
+        for name in theirs:
+            aws.create_repository(name)
+        engines = {
+            "program": Engine(ROOT, "bench", stack_config("lightsail-ecr-access", "bench", ours)),
+            "yardstick": Engine(
+                YARDSTICK, "bench", stack_config("lightsail-ecr-trivial", "yardstick", theirs)
+            ),
+        }
+        for engine in engines.values():
+            engine.up()
+        for label, engine in engines.items():
+            watches = Stopwatches()
+            watches.wrap(BotocoreStubber, "__call__", "moto")
+            watches.wrap(LightsailEmulator, "_handle", "lightsail")
+            watches.wrap(botocore.client.BaseClient, "_make_api_call", "calls")
+            watches.wrap(aws_api, "client", "clients")
+            try:
+                walls = [timed(partial(run, engine, "up")) for _ in range(runs)]
+            finally:
+                watches.restore()
+            spent = {k: v / runs for k, v in watches.spent.items()}
+            emulated = spent.get("moto", 0.0) + spent.get("lightsail", 0.0)
+            wall = statistics.mean(walls)
+            splits[label] = {
+                "emulated AWS answering (moto, Lightsail emulator)": emulated,
+                "AWS SDK in this process (serialise, sign, parse)": spent.get("calls", 0.0)
+                - emulated,
+                "building boto3 clients": spent.get("clients", 0.0),
+                "engine and program Python (the rest)": wall
+                - spent.get("calls", 0.0)
+                - spent.get("clients", 0.0),
+                "wall time": wall,
+            }
+    print(
+        f"\nWhere a steady-state up's time goes, {size} repositories, ms per run "
+        f"(mean of {runs}, policy reads one at a time)"
+    )
+    print(f"  {'':<52} {'program':>8} {'yardstick':>10} {'difference':>11}")
+    for name in splits["program"]:
+        a, b = splits["program"][name] * 1000, splits["yardstick"][name] * 1000
+        print(f"  {name:<52} {a:>8.1f} {b:>10.1f} {a - b:>11.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +300,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 40, 160])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=40.0)
+    parser.add_argument(
+        "--split",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="instead, split a steady-state up's time at N repositories (engine, "
+        "emulation, SDK, clients); --repeat runs each",
+    )
     args = parser.parse_args(argv)
+    if args.split:
+        for size in args.split:
+            split_time(size, max(args.repeat, 3))
+        return 0
     sizes = sorted(args.sizes)
     results = {size: measure(size, args.repeat, args.latency_ms / 1000) for size in sizes}
     report(sizes, results, args)
