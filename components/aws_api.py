@@ -11,18 +11,22 @@ for an access problem, the IAM action that is missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from components.concurrency import bounded_map
 from components.identity import AwsIdentity
 
 # Standard retry mode backs off on throttling and transient faults by itself; a few
-# more attempts than the default ride out a busy account during a large `up`.
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+# more attempts than the default ride out a busy account during a large `up`. The
+# connection pool holds one connection per concurrent read (CONCURRENT_READS, below),
+# so threads sharing a client never queue for, or discard, a connection.
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
 
 _ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 OPERATOR_POLICY_HINT = (
@@ -163,3 +167,86 @@ def set_puller_role(lightsail: Any, name: str, active: bool) -> None:
             serviceName=name,
             privateRegistryAccess={"ecrImagePullerRole": {"isActive": active}},
         )
+
+
+# --- Many repositories at once (reads batched and side by side) ----------------------
+
+# DescribeRepositories takes 1 to 100 names per call (`repositoryNames`).
+DESCRIBE_BATCH = 100
+
+# How many GetRepositoryPolicy (and DescribeRepositories) calls are in flight at once.
+# ECR throttles each API per account and Region with a token bucket (a burst, refilled
+# at a steady rate) and publishes rates only for the image push and pull actions and
+# GetAuthorizationToken: 10 to 2,000 per second, and its guide's example bucket holds a
+# burst of 200 refilled at 20 per second. GetRepositoryPolicy and DescribeRepositories
+# have no published rate, and their bucket is shared with every other caller of the
+# account (CI jobs, other stacks). 16 in flight keeps a run's reads to small waves, far
+# under such a burst, yet reads 160 repositories in 10 round trips (the aim is at most
+# 16); should the account's bucket run dry, botocore's standard mode retries the
+# ThrottlingException with backoff, and the one client shared by the threads shares
+# its retry quota too, so the threads back off together.
+CONCURRENT_READS = 16
+
+
+def describe_repositories(ecr: Any, names: Sequence[str], region: str) -> dict[str, dict[str, Any]]:
+    """Each repository's description by name, up to 100 names a call, calls side by side.
+
+    ECR fails a whole call when one name is missing (RepositoryNotFoundException) or
+    denied: that batch is then described name by name, so the error names the first
+    offending repository of the list with its Region, as a single describe does.
+    """
+    batches = [list(names[i : i + DESCRIBE_BATCH]) for i in range(0, len(names), DESCRIBE_BATCH)]
+    found: dict[str, dict[str, Any]] = {}
+    for described in bounded_map(
+        lambda batch: _describe_batch(ecr, batch, region), batches, CONCURRENT_READS
+    ):
+        found.update(described)
+    return found
+
+
+def _describe_batch(ecr: Any, names: list[str], region: str) -> dict[str, dict[str, Any]]:
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    try:
+        with aws_call("ecr:DescribeRepositories", f"repositories {shown} in {region}"):
+            response = ecr.describe_repositories(repositoryNames=names)
+    except AwsCallError as exc:
+        if exc.code != "RepositoryNotFoundException" and exc.code not in _ACCESS_DENIED:
+            raise
+        failure = exc
+    else:
+        return {str(r["repositoryName"]): dict(r) for r in response["repositories"]}
+    # Find the culprit: the describe of that one name raises the sentence naming it.
+    bounded_map(lambda name: describe_repository(ecr, name, region), names, CONCURRENT_READS)
+    raise failure  # each name passed alone (it changed meanwhile): the batch's error stands
+
+
+def get_policy_texts(ecr: Any, repositories: Sequence[tuple[str, str]]) -> list[str | None]:
+    """The policy text of each (name, ARN), read side by side, in the order given."""
+    return bounded_map(
+        lambda repository: get_policy_text(ecr, *repository), repositories, CONCURRENT_READS
+    )
+
+
+# --- Clients kept for a whole process (the dynamic providers) -------------------------
+
+# One client per (service, Region) for the process: building one parses botocore's
+# service model anew (each client has its own Session, since a Session is not
+# thread-safe), while a built client is thread-safe and the provider host may call from
+# several threads, and keyed by identity too: one process may act for several.
+_process_clients: dict[tuple[str, str, AwsIdentity], Any] = {}
+_process_clients_lock = threading.Lock()
+
+
+def cached_client(service: str, region: str, identity: AwsIdentity | None = None) -> Any:
+    """The process's client for ``service`` in ``region`` as ``identity``, built on first use."""
+    key = (service, region, identity or AwsIdentity())
+    with _process_clients_lock:
+        if key not in _process_clients:
+            _process_clients[key] = client(service, region, identity)
+        return _process_clients[key]
+
+
+def forget_cached_clients() -> None:
+    """Drop the process's clients (a new provider process, or new botocore handlers)."""
+    with _process_clients_lock:
+        _process_clients.clear()

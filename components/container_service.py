@@ -137,7 +137,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             )
 
         if access:
-            entries = [book.repository(ref, region, identity) for ref in refs]
+            entries = book.repositories(refs, region, identity)
             prefixes = {entry.name: entry.uri_prefix for entry in entries}
             repository_arns = [entry.arn for entry in entries]
         else:

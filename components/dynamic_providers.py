@@ -11,7 +11,8 @@ the project root (or the `main:` folder of Pulumi.yaml) with that folder first o
   added later is absent from older state: `identity` here was added after the first
   release, and older state means the ambient credentials);
 - build boto3 clients inside the provider process, from the Region and the identity
-  settings (a profile name, role ARNs, never keys) stored as inputs;
+  settings (a profile name, role ARNs, never keys) stored as inputs, once per process
+  (``aws_api.cached_client``);
 - implement `diff`, so that a changed input is seen.
 """
 
@@ -39,8 +40,10 @@ _IDENTITY_KEYS = ("identity",)
 
 
 def _client(service: str, props: dict[str, Any]) -> Any:
-    """A client for ``service`` in the resource's Region, as the stored identity."""
-    return aws_api.client(service, props["region"], AwsIdentity.from_state(props.get("identity")))
+    """The process's client for ``service`` in the resource's Region, as the stored identity."""
+    return aws_api.cached_client(
+        service, props["region"], AwsIdentity.from_state(props.get("identity"))
+    )
 
 
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:

@@ -19,6 +19,7 @@ point therefore never leaves a statement that `pulumi destroy` would not remove.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,27 +163,54 @@ class RepositoryPolicyBook:
         """Refuse a repository outside the stack's Region or account."""
         ref.check_location(region, self.account(identity, region) if ref.account else None)
 
-    def repository(self, ref: RepositoryRef, region: str, identity: AwsIdentity) -> RepositoryEntry:
+    def repository(
+        self, ref: RepositoryRef, region: str, identity: AwsIdentity
+    ) -> RepositoryEntry:
         """Look the repository up and read its policy, once per program run."""
-        self.check_location(ref, region, identity)
-        key = (self.account(identity, region), region, ref.name)
-        if key in self._entries:
-            return self._entries[key]
-        ecr = self.client("ecr", region, identity)
-        described = aws_api.describe_repository(ecr, ref.name, region)
-        arn = str(described["repositoryArn"])
-        text = aws_api.get_policy_text(ecr, ref.name, arn)
+        return self.repositories([ref], region, identity)[0]
+
+    def repositories(
+        self, refs: Sequence[RepositoryRef], region: str, identity: AwsIdentity
+    ) -> list[RepositoryEntry]:
+        """Look the repositories up and read their policies, once per program run.
+
+        Every location is checked before any read. The repositories not yet read in this
+        run are described up to 100 a call, then their policies are read side by side
+        (a bounded number at a time) with this run's one ECR client for the Region.
+        """
+        for ref in refs:
+            self.check_location(ref, region, identity)
+        account = self.account(identity, region)
+        unread = list(
+            dict.fromkeys(r.name for r in refs if (account, region, r.name) not in self._entries)
+        )
+        if unread:
+            ecr = self.client("ecr", region, identity)
+            described = aws_api.describe_repositories(ecr, unread, region)
+            arns = [str(described[name]["repositoryArn"]) for name in unread]
+            texts = aws_api.get_policy_texts(ecr, list(zip(unread, arns, strict=True)))
+            # Every policy is parsed before any entry is kept: one bad policy, no entries.
+            originals = [
+                self._parsed(name, arn, text)
+                for name, arn, text in zip(unread, arns, texts, strict=True)
+            ]
+            for name, arn, original in zip(unread, arns, originals, strict=True):
+                uri_prefix = str(described[name]["repositoryUri"])
+                self._entries[(account, region, name)] = RepositoryEntry(
+                    name, region, arn, uri_prefix, original
+                )
+        return [self._entries[(account, region, ref.name)] for ref in refs]
+
+    @staticmethod
+    def _parsed(name: str, arn: str, text: str | None) -> policy.Document | None:
         try:
-            original = policy.parse_policy(text)
+            return policy.parse_policy(text)
         except policy.MalformedPolicyError as exc:
             raise ConfigurationError(
-                f"the policy of repository {ref.name} ({arn}) cannot be used: {exc}. "
+                f"the policy of repository {name} ({arn}) cannot be used: {exc}. "
                 "Nothing was changed; repair the policy (aws ecr get-repository-policy / "
                 "set-repository-policy) and run again"
             ) from None
-        entry = RepositoryEntry(ref.name, region, arn, str(described["repositoryUri"]), original)
-        self._entries[key] = entry
-        return entry
 
     def declare(self, entry: RepositoryEntry, service_name: str) -> Grant:
         """Declare that ``service_name`` will pull from the repository; nothing is created.

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +23,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
-from components import puller_role
+from components import aws_api, puller_role
 from emulation.lightsail import LightsailEmulator, error_response
 
 _FAKE_ENV = {
@@ -43,6 +46,17 @@ aws_secret_access_key = emulated-dev
 role_arn = arn:aws:iam::{PROD_ACCOUNT}:role/deployer
 source_profile = dev
 """
+
+
+def _rebuild_clients() -> None:
+    """Have every client be built anew, so that it has the handlers installed now.
+
+    botocore copies its handlers into a session when the session is made: clients kept
+    by the dynamic providers, and boto3's default session (used by the emulated
+    pulumi-aws providers), would not see a fault, latency or recorder added later.
+    """
+    aws_api.forget_cached_clients()
+    boto3.DEFAULT_SESSION = None
 
 
 class VirtualClock:
@@ -68,6 +82,8 @@ class EmulatedAws:
         self.lightsail = LightsailEmulator(arn_after_polls=arn_after_polls)
         self.clock = VirtualClock()
         self._faults: list[tuple[str, Any]] = []
+        self._latencies: list[tuple[str, Any]] = []
+        self.sleep = time.sleep  # the latency's sleep; real time, unlike the puller's waits
         self._saved_env: dict[str, str | None] = {}
         self._mock = mock_aws()
 
@@ -84,6 +100,8 @@ class EmulatedAws:
             self._saved_env[key] = os.environ.pop(key, None)
         self._mock.start()
         self.lightsail.install()
+        # A new cloud, a new provider process: no client kept from another cloud.
+        _rebuild_clients()
         self._real_time = puller_role.time
         puller_role.time = self.clock  # type: ignore[assignment]
         return self
@@ -91,6 +109,8 @@ class EmulatedAws:
     def __exit__(self, *_: Any) -> None:
         puller_role.time = self._real_time
         self.clear_faults()
+        self.clear_latency()
+        _rebuild_clients()
         self.lightsail.uninstall()
         self._mock.stop()
         for key, value in self._saved_env.items():
@@ -153,12 +173,86 @@ class EmulatedAws:
         entry = (f"before-send.{service}.{operation}", handler)
         BUILTIN_HANDLERS.append(entry)
         self._faults.append(entry)
+        # A handler reaches only clients built after it: as when the providers built a
+        # client per call, a fault reaches their next call too.
+        aws_api.forget_cached_clients()
 
     def clear_faults(self) -> None:
         for entry in self._faults:
             if entry in BUILTIN_HANDLERS:
                 BUILTIN_HANDLERS.remove(entry)
         self._faults.clear()
+
+    # --- latency and call counts, for the benchmark ------------------------------------
+
+    def add_latency(self, service: str, seconds: float) -> None:
+        """Make every request to ``service`` take ``seconds`` longer, as a far Region does.
+
+        The sleep happens where botocore sends each request (every attempt, retries
+        included), in a handler more specific than moto's catch-all ``before-send``, so
+        it runs first and returns nothing: moto still answers. Requests from several
+        threads sleep at the same time, as round trips in flight do.
+        """
+
+        def handler(**_: Any) -> None:
+            self.sleep(seconds)
+
+        entry = (f"before-send.{service}", handler)
+        BUILTIN_HANDLERS.append(entry)
+        self._latencies.append(entry)
+        _rebuild_clients()
+
+    def clear_latency(self) -> None:
+        for entry in self._latencies:
+            if entry in BUILTIN_HANDLERS:
+                BUILTIN_HANDLERS.remove(entry)
+        self._latencies.clear()
+        _rebuild_clients()
+
+    @contextmanager
+    def record_calls(self) -> Iterator[CallRecord]:
+        """Count every API call made by clients built inside the block (one per call,
+        however many attempts it took).
+
+        Each call is put down to its caller: ``provider`` when the emulated pulumi-aws
+        provider made it (in a real run that is the provider plugin, not this program),
+        ``program`` otherwise (the program body and its dynamic providers).
+        """
+        record = CallRecord()
+        entry = ("before-call", record.handler)
+        BUILTIN_HANDLERS.append(entry)
+        _rebuild_clients()
+        try:
+            yield record
+        finally:
+            BUILTIN_HANDLERS.remove(entry)
+            _rebuild_clients()
+
+
+class CallRecord:
+    """API calls counted by (caller, "service:Operation")."""
+
+    _PROVIDER_MODULE = "emulation.providers"
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def handler(self, model: Any, **_: Any) -> None:
+        caller = "program"
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_globals.get("__name__") == self._PROVIDER_MODULE:
+                caller = "provider"
+                break
+            frame = frame.f_back  # type: ignore[assignment]
+        prefix = model.service_model.metadata.get("signingName") or model.service_model.service_name
+        with self._lock:
+            self.counts[(caller, f"{prefix}:{model.name}")] += 1
+
+    def of(self, caller: str) -> dict[str, int]:
+        with self._lock:
+            return {op: n for (who, op), n in sorted(self.counts.items()) if who == caller}
 
 
 @contextmanager

@@ -167,3 +167,14 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
         faults.append((service, operation, code))
 
     return add
+
+
+@pytest.fixture(autouse=True)
+def _new_provider_process() -> Iterator[None]:
+    """Each test starts as a new provider process would: no client kept from another
+    test, whose patches or emulation it would carry."""
+    from components import aws_api
+
+    aws_api.forget_cached_clients()
+    yield
+    aws_api.forget_cached_clients()

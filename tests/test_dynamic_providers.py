@@ -399,3 +399,52 @@ def test_role_delete_makes_no_aws_call(lightsail: FakeLightsail) -> None:
 
     assert lightsail.requested == []
     lightsail.stubber.assert_no_pending_responses()
+
+
+# --- (d) clients: built once per provider process -------------------------------------
+
+
+def test_role_provider_builds_its_client_once_per_process(lightsail: FakeLightsail) -> None:
+    for _ in range(3):
+        lightsail.stubber.add_response(
+            "get_container_services", container_services(True, ROLE_ARN), GET
+        )
+
+    for _ in range(3):  # three diffs, as the engine asks of a stack's three runs
+        PullerRoleProvider().diff("us-east-1/web", dict(ROLE_OUTS), dict(ROLE_PROPS))
+
+    assert lightsail.requested == [("lightsail", REGION)]
+    lightsail.stubber.assert_no_pending_responses()
+
+
+def test_grant_provider_builds_one_client_per_region(
+    ecr: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[tuple[str, str]] = []
+    original = aws_api.client
+
+    def counting(service: str, region: str, identity: Any = None) -> Any:
+        built.append((service, region))
+        return original(service, region, identity)
+
+    monkeypatch.setattr(aws_api, "client", counting)
+    repositories = ["team/app", "team/worker", "team/jobs"]
+    for repository in repositories:
+        put_policy(ecr, {"Version": "2012-10-17", "Statement": [OTHER_TEAM]}, repository)
+    stored = dill.loads(base64.b64decode(serialize_provider(GrantFinalizerProvider())))
+
+    for repository in repositories:
+        stored.delete("id", {**GRANT, "repository": repository})
+    GrantFinalizerProvider().delete("id", {**GRANT, "region": "eu-west-1"})
+
+    assert built == [("ecr", REGION), ("ecr", "eu-west-1")]
+
+
+def test_cached_client_is_shared_per_service_and_region() -> None:
+    first = aws_api.cached_client("ecr", REGION)
+
+    assert aws_api.cached_client("ecr", REGION) is first
+    assert aws_api.cached_client("ecr", "eu-west-1") is not first
+    assert aws_api.cached_client("lightsail", REGION) is not first
+    aws_api.forget_cached_clients()
+    assert aws_api.cached_client("ecr", REGION) is not first
