@@ -194,7 +194,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         self.principal_arn = role.principal_arn
         self.image_uri_prefixes = pulumi.Output.from_input(prefixes)
         self.operator_policy = pulumi.Output.from_input(
-            operator_policy(repository_arns, bool(containers))
+            operator_policy(repository_arns, bool(containers), diagnosis=True)
         )
         self.register_outputs(
             {
