@@ -9,7 +9,7 @@ leaves the process. It follows the behaviour the design depends on:
   is activated, and only after a configurable number of GetContainerServices calls;
 - a deployment whose ECR image the puller role may not pull (role off, or the
   repository policy does not name the role's principal) ends ``FAILED``, as the real
-  service cancels it.
+  service cancels it, and each of its containers logs why (GetContainerLog).
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class Service:
     is_disabled: bool = False
     deployments: list[dict[str, Any]] = field(default_factory=list)
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # Per container name: log events as GetContainerLog returns them, oldest first.
+    logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class LightsailEmulator:
@@ -98,6 +100,13 @@ class LightsailEmulator:
         """Switch the puller role as someone would in the console, outside Pulumi."""
         with self._lock:
             self._set_role(self.services[(region, name)], active)
+
+    def add_log_lines(
+        self, name: str, region: str, container: str, *lines: str, at: float | None = None
+    ) -> None:
+        """Log lines of one container, as the container (or Lightsail) would write them."""
+        with self._lock:
+            self._log(self.services[(region, name)], container, lines, at)
 
     def service(self, name: str, region: str) -> Service:
         return self.services[(region, name)]
@@ -241,7 +250,66 @@ class LightsailEmulator:
                 "createdAt": dt.datetime.now(dt.UTC).timestamp(),
             }
         )
+        if not pullable:
+            self._log_failed_pull(service, service.deployments[-1])
         return {"containerService": self._describe(service)}
+
+    def _op_GetContainerServiceDeployments(  # noqa: N802
+        self, region: str, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        service = self._find(region, p["serviceName"])
+        # The API lists the newest version first.
+        return {"deployments": list(reversed(service.deployments))}
+
+    _LOG_PAGE = 20
+
+    def _op_GetContainerLog(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        service = self._find(region, p["serviceName"])
+        container = p["containerName"]
+        if container not in service.logs and not any(
+            container in d["containers"] for d in service.deployments
+        ):
+            raise LightsailError(
+                "InvalidInputException", f"container {container} is not in service {service.name}"
+            )
+        start, end = p.get("startTime"), p.get("endTime")
+        events = [
+            e
+            for e in service.logs.get(container, [])
+            # Times travel as whole Unix seconds: an event inside the end second counts.
+            if (start is None or e["createdAt"] >= start)
+            and (end is None or e["createdAt"] < end + 1)
+        ]
+        offset = int(p.get("pageToken") or 0)
+        page: dict[str, Any] = {"logEvents": events[offset : offset + self._LOG_PAGE]}
+        if offset + self._LOG_PAGE < len(events):
+            page["nextPageToken"] = str(offset + self._LOG_PAGE)
+        return page
+
+    def _log(self, service: Service, container: str, lines: Any, at: float | None = None) -> None:
+        created = dt.datetime.now(dt.UTC).timestamp() if at is None else at
+        service.logs.setdefault(container, []).extend(
+            {"createdAt": created, "message": line} for line in lines
+        )
+
+    def _log_failed_pull(self, service: Service, deployment: dict[str, Any]) -> None:
+        """What each container of a deployment that could not pull logs (emulated wording)."""
+        version = deployment["version"]
+        for name, container in deployment["containers"].items():
+            image = container["image"]
+            self._log(
+                service,
+                name,
+                [
+                    f"[deployment:{version}] Creating your deployment",
+                    f"[deployment:{version}] Started 1 new node",
+                    f"[deployment:{version}] Failed to pull image {image}: "
+                    "CannotPullContainerError: pull access denied, the repository does "
+                    "not exist or may require authorization: 403 Forbidden",
+                    f"[deployment:{version}] Deployment failed: the image could not be pulled",
+                ],
+                deployment["createdAt"],
+            )
 
     def _can_pull(self, service: Service, image: str) -> bool:
         """Whether the puller role may pull ``image`` (an ECR URI) under its repository policy."""
