@@ -218,12 +218,8 @@ def get_image_manifest(
 def get_container_service_deployments(lightsail: Any, name: str) -> list[dict[str, Any]]:
     """Every deployment Lightsail keeps for the service, in whatever order it answers."""
     with aws_call("lightsail:GetContainerServiceDeployments", f"container service {name}"):
-        return [
-            dict(d)
-            for d in lightsail.get_container_service_deployments(serviceName=name).get(
-                "deployments", []
-            )
-        ]
+        response = lightsail.get_container_service_deployments(serviceName=name)
+    return [dict(d) for d in response.get("deployments", [])]
 
 
 def get_container_log(

@@ -28,6 +28,7 @@ from botocore.handlers import BUILTIN_HANDLERS
 
 ACCOUNT = "123456789012"
 _EVENT = "before-send.lightsail"
+_LOG_PAGE = 20  # log events per GetContainerLog page: small, so paging is exercised
 
 
 class ResponseBody:
@@ -261,8 +262,6 @@ class LightsailEmulator:
         # The API lists the newest version first.
         return {"deployments": list(reversed(service.deployments))}
 
-    _LOG_PAGE = 20
-
     def _op_GetContainerLog(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         service = self._find(region, p["serviceName"])
         container = p["containerName"]
@@ -281,9 +280,9 @@ class LightsailEmulator:
             and (end is None or e["createdAt"] < end + 1)
         ]
         offset = int(p.get("pageToken") or 0)
-        page: dict[str, Any] = {"logEvents": events[offset : offset + self._LOG_PAGE]}
-        if offset + self._LOG_PAGE < len(events):
-            page["nextPageToken"] = str(offset + self._LOG_PAGE)
+        page: dict[str, Any] = {"logEvents": events[offset : offset + _LOG_PAGE]}
+        if offset + _LOG_PAGE < len(events):
+            page["nextPageToken"] = str(offset + _LOG_PAGE)
         return page
 
     def _log(self, service: Service, container: str, lines: Any, at: float | None = None) -> None:
