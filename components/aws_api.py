@@ -250,3 +250,89 @@ def forget_cached_clients() -> None:
     """Drop the process's clients (a new provider process, or new botocore handlers)."""
     with _process_clients_lock:
         _process_clients.clear()
+
+
+# --- Diagnosis reads (components.doctor) ---------------------------------------------
+# Read-only calls the doctor makes on top of the ones above. Each is in the operator
+# policy's diagnosis statements (components.operator_policy.DIAGNOSIS_*_ACTIONS).
+
+# What BatchGetImage may hand back: a multi-platform index, or a single image manifest.
+INDEX_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+_LOG_PAGES = 5
+
+
+def describe_image(
+    ecr: Any, repository: str, image_id: dict[str, str], arn: str
+) -> dict[str, Any] | None:
+    """The image's details (DescribeImages), or None when no image has that tag or digest."""
+    try:
+        with aws_call("ecr:DescribeImages", arn):
+            details = ecr.describe_images(repositoryName=repository, imageIds=[image_id])
+    except AwsCallError as exc:
+        if exc.code == "ImageNotFoundException":
+            return None
+        raise
+    found = details.get("imageDetails") or []
+    return dict(found[0]) if found else None
+
+
+def get_image_manifest(
+    ecr: Any, repository: str, image_id: dict[str, str], arn: str
+) -> tuple[str, str] | None:
+    """The image's manifest text and media type (BatchGetImage), or None when absent.
+
+    An index is asked for explicitly: without ``acceptedMediaTypes`` ECR may answer
+    with one platform's manifest instead of the list of platforms.
+    """
+    with aws_call("ecr:BatchGetImage", arn):
+        response = ecr.batch_get_image(
+            repositoryName=repository,
+            imageIds=[image_id],
+            acceptedMediaTypes=[*INDEX_MEDIA_TYPES, *MANIFEST_MEDIA_TYPES],
+        )
+    images = response.get("images") or []
+    if not images:
+        return None
+    image = images[0]
+    return str(image.get("imageManifest", "")), str(image.get("imageManifestMediaType", ""))
+
+
+def get_container_service_deployments(lightsail: Any, name: str) -> list[dict[str, Any]]:
+    """Every deployment Lightsail keeps for the service, in whatever order it answers."""
+    with aws_call("lightsail:GetContainerServiceDeployments", f"container service {name}"):
+        response = lightsail.get_container_service_deployments(serviceName=name)
+    return [dict(d) for d in response.get("deployments", [])]
+
+
+def get_container_log(
+    lightsail: Any,
+    name: str,
+    container: str,
+    start: Any,
+    end: Any | None = None,
+) -> list[dict[str, Any]]:
+    """Log events of one container between ``start`` and ``end`` (datetimes), oldest first.
+
+    Reads a few pages at most: the diagnosis shows the last lines, not the whole log.
+    """
+    request: dict[str, Any] = {"serviceName": name, "containerName": container, "startTime": start}
+    if end is not None:
+        request["endTime"] = end
+    events: list[dict[str, Any]] = []
+    resource = f"container {container} of container service {name}"
+    for _ in range(_LOG_PAGES):
+        with aws_call("lightsail:GetContainerLog", resource):
+            page = lightsail.get_container_log(**request)
+        events.extend(dict(e) for e in page.get("logEvents", []))
+        token = page.get("nextPageToken")
+        if not token:
+            break
+        request["pageToken"] = token
+    return events

@@ -242,7 +242,12 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         self.principal_arn = role.principal_arn
         self.image_uri_prefixes = pulumi.Output.from_input(prefixes)
         self.operator_policy = pulumi.Output.from_input(
-            operator_policy(repository_arns, bool(containers), identity.assumed_role_arns())
+            operator_policy(
+                repository_arns,
+                bool(containers),
+                identity.assumed_role_arns(),
+                diagnosis=True,
+            )
         )
         self.register_outputs(
             {

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from components.deployment import _TAG
 from components.validation import ConfigurationError
 
 # ECR's own pattern for repository names (CreateRepository), 2 to 256 characters.
@@ -102,3 +103,59 @@ def image_uri_prefix(account: str, region: str, name: str) -> str:
     """The repository part of an image URI; append ``:<tag>`` to name an image."""
     suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
     return f"{account}.dkr.ecr.{region}{suffix}/{name}"
+
+
+# --- Image URIs (components.doctor) --------------------------------------------------
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+IMAGE_TAG = _TAG  # the same tag grammar the deployment inputs are checked with
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One ECR image as a deployment names it: its repository, and a tag or a digest."""
+
+    repository: RepositoryRef
+    given: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def image_id(self) -> dict[str, str]:
+        """The ECR ``imageId`` to look it up by: the digest when there is one (it is exact)."""
+        return {"imageDigest": self.digest} if self.digest else {"imageTag": str(self.tag)}
+
+    @property
+    def reference(self) -> str:
+        """``:tag`` or ``@digest``, as it follows the repository in the URI."""
+        return f"@{self.digest}" if self.digest else f":{self.tag}"
+
+
+def parse_image(uri: object) -> ImageRef:
+    """Parse an ECR image URI, ``<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag][@digest]``.
+
+    No tag and no digest means ``latest``, as for ``docker pull``.
+    """
+    example = "'111122223333.dkr.ecr.us-east-1.amazonaws.com/team/app:1.0'"
+    match = _URI.match(uri.strip()) if isinstance(uri, str) else None
+    if match is None:
+        raise ConfigurationError(f"image {uri!r} is not an ECR image URI; give one like {example}")
+    text = str(uri).strip()
+    reference = match["reference"] or ""
+    repository = RepositoryRef(
+        match["name"], text[: len(text) - len(reference)], match["region"], match["account"]
+    )
+    # ":tag", "@digest" or ":tag@digest"; a digest, when given, is what is pulled.
+    tagged, at, digest = reference.partition("@")
+    tag = tagged[1:]
+    if (tagged and not tag) or (at and not digest):
+        raise ConfigurationError(f"image {text!r} ends in {reference!r}: give a tag or a digest")
+    if digest and not _DIGEST.fullmatch(digest):
+        raise ConfigurationError(
+            f"image {text!r}: {digest!r} is not an image digest (sha256: and 64 hex digits)"
+        )
+    if tag and not IMAGE_TAG.fullmatch(tag):
+        raise ConfigurationError(
+            f"image {text!r}: {tag!r} is not a valid image tag (up to 128 letters, digits, "
+            "'_', '.' and '-', not starting with '.' or '-')"
+        )
+    return ImageRef(repository, text, tag or (None if digest else "latest"), digest or None)

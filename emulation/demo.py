@@ -1,4 +1,5 @@
-"""A short story against emulated AWS: grant, re-run, destroy; other teams' statements stay.
+"""A short story against emulated AWS: grant, re-run, a broken pull diagnosed, destroy;
+other teams' statements stay.
 
 Run from the project root: ``python -m emulation.demo``.
 """
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from components import doctor
 from emulation.cloud import EmulatedAws
 from emulation.engine import Engine, RunReport
 
@@ -41,6 +43,34 @@ OTHER_TEAMS = {
     ],
 }
 
+TAG = "1.4.2"  # the tag Pulumi.demo.yaml deploys
+# Another team's statement that stops every pull, the kind of change the doctor explains.
+FREEZE = {
+    "Sid": "SecurityTeamFreezePulls",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+}
+# A single-platform image manifest, enough for ECR to hold the tag.
+MANIFEST = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    "config": {
+        "mediaType": "application/vnd.docker.container.image.v1+json",
+        "digest": "sha256:" + "1" * 64,
+        "size": 1469,
+    },
+    "layers": [
+        {
+            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "digest": "sha256:" + "2" * 64,
+            "size": 2811478,
+        }
+    ],
+}
+SERVICE, REGION = "orders-api", "us-east-1"  # as in Pulumi.demo.yaml
+DOCTOR = [SERVICE, "--region", REGION]
+
 
 def pretty(document: dict[str, Any] | None) -> list[str]:
     if document is None:
@@ -69,7 +99,10 @@ def main() -> int:
     print("this machine and no account is used. The program is the real __main__.py.\n")
     with EmulatedAws(region="us-east-1", arn_after_polls=3) as aws:
         aws.create_repository(REPOSITORY, OTHER_TEAMS)
-        print(f"ECR repository {REPOSITORY} already holds two other teams' statements:")
+        aws.ecr.put_image(
+            repositoryName=REPOSITORY, imageManifest=json.dumps(MANIFEST), imageTag=TAG
+        )
+        print(f"ECR repository {REPOSITORY} holds image {TAG} and two other teams' statements:")
         print("\n".join(f"  {line}" for line in pretty(aws.policy(REPOSITORY))))
 
         engine = Engine(ROOT, "demo", STACK_FILE)
@@ -91,6 +124,8 @@ def main() -> int:
         quiet = not report.changed
         print("  nothing to change" if quiet else "  UNEXPECTED CHANGES")
 
+        diagnosed = diagnose_a_broken_pull(aws)
+
         before = aws.policy(REPOSITORY)
         report = engine.destroy()
         show_report("pulumi destroy", report)
@@ -106,7 +141,33 @@ def main() -> int:
     print("  pulumi config set --path 'repositories[0]' orders/api")
     print("  pulumi preview --diff   # shows the merged policy documents")
     print("  pulumi up")
-    return 0 if kept and quiet else 1
+    return 0 if kept and quiet and diagnosed else 1
+
+
+def diagnose_a_broken_pull(aws: EmulatedAws) -> bool:
+    """Another team freezes pulls; the doctor names their statement; they lift it again.
+
+    True when the doctor said so: nothing wrong before, the freeze after, and all well
+    once it is lifted.
+    """
+    command = f"python -m components.doctor {' '.join(DOCTOR)}"
+    print(f"\n== {command}")
+    healthy = summary(doctor.diagnose(SERVICE, REGION))
+    before = aws.policy(REPOSITORY) or {"Statement": []}
+    aws.set_policy(REPOSITORY, {**before, "Statement": [*before["Statement"], FREEZE]})
+    print(f"\n== the security team adds {FREEZE['Sid']} (Deny, Principal *) to {REPOSITORY}:")
+    print(f"   the next deployment would fail. {command}:")
+    broken = doctor.main(DOCTOR) == doctor.EXIT_PROBLEM
+    aws.set_policy(REPOSITORY, before)
+    print(f"\n== the security team lifts {FREEZE['Sid']}; {command}:")
+    lifted = summary(doctor.diagnose(SERVICE, REGION))
+    return healthy and broken and lifted
+
+
+def summary(diagnosis: doctor.Diagnosis) -> bool:
+    """Print the diagnosis's last line and exit status; True when nothing is a problem."""
+    print(f"  {diagnosis.render().splitlines()[-1]} (exit {diagnosis.exit_code})")
+    return diagnosis.exit_code == doctor.EXIT_OK
 
 
 if __name__ == "__main__":

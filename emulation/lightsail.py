@@ -9,7 +9,7 @@ leaves the process. It follows the behaviour the design depends on:
   is activated, and only after a configurable number of GetContainerServices calls;
 - a deployment whose ECR image the puller role may not pull (role off, or the
   repository policy does not name the role's principal) ends ``FAILED``, as the real
-  service cancels it;
+  service cancels it, and each of its containers logs why (GetContainerLog);
 - each account has its own services: the account of a call is the one moto gives its
   access key (a key from ``sts.assume_role`` belongs to the role's account).
 """
@@ -31,6 +31,7 @@ from moto.iam.models import get_account_id_from
 
 ACCOUNT = "123456789012"
 _EVENT = "before-send.lightsail"
+_LOG_PAGE = 20  # log events per GetContainerLog page: small, so paging is exercised
 
 
 class ResponseBody:
@@ -64,6 +65,8 @@ class Service:
     public_domain_names: dict[str, list[str]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # Per container name: log events as GetContainerLog returns them, oldest first.
+    logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class LightsailEmulator:
@@ -127,6 +130,13 @@ class LightsailEmulator:
         """Switch the puller role as someone would in the console, outside Pulumi."""
         with self._lock:
             self._set_role(self.service(name, region), active)
+
+    def add_log_lines(
+        self, name: str, region: str, container: str, *lines: str, at: float | None = None
+    ) -> None:
+        """Log lines of one container, as the container (or Lightsail) would write them."""
+        with self._lock:
+            self._log(self.service(name, region), container, lines, at)
 
     def service(self, name: str, region: str, account: str | None = None) -> Service:
         return self.services[(account or self.account, region, name)]
@@ -287,7 +297,64 @@ class LightsailEmulator:
                 "createdAt": dt.datetime.now(dt.UTC).timestamp(),
             }
         )
+        if not pullable:
+            self._log_failed_pull(service, service.deployments[-1])
         return {"containerService": self._describe(service)}
+
+    def _op_GetContainerServiceDeployments(  # noqa: N802
+        self, region: str, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        service = self._find(region, p["serviceName"])
+        # The API lists the newest version first.
+        return {"deployments": list(reversed(service.deployments))}
+
+    def _op_GetContainerLog(self, region: str, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        service = self._find(region, p["serviceName"])
+        container = p["containerName"]
+        if container not in service.logs and not any(
+            container in d["containers"] for d in service.deployments
+        ):
+            raise LightsailError(
+                "InvalidInputException", f"container {container} is not in service {service.name}"
+            )
+        start, end = p.get("startTime"), p.get("endTime")
+        events = [
+            e
+            for e in service.logs.get(container, [])
+            # Times travel as whole Unix seconds: an event inside the end second counts.
+            if (start is None or e["createdAt"] >= start)
+            and (end is None or e["createdAt"] < end + 1)
+        ]
+        offset = int(p.get("pageToken") or 0)
+        page: dict[str, Any] = {"logEvents": events[offset : offset + _LOG_PAGE]}
+        if offset + _LOG_PAGE < len(events):
+            page["nextPageToken"] = str(offset + _LOG_PAGE)
+        return page
+
+    def _log(self, service: Service, container: str, lines: Any, at: float | None = None) -> None:
+        created = dt.datetime.now(dt.UTC).timestamp() if at is None else at
+        service.logs.setdefault(container, []).extend(
+            {"createdAt": created, "message": line} for line in lines
+        )
+
+    def _log_failed_pull(self, service: Service, deployment: dict[str, Any]) -> None:
+        """What each container of a deployment that could not pull logs (emulated wording)."""
+        version = deployment["version"]
+        for name, container in deployment["containers"].items():
+            image = container["image"]
+            self._log(
+                service,
+                name,
+                [
+                    f"[deployment:{version}] Creating your deployment",
+                    f"[deployment:{version}] Started 1 new node",
+                    f"[deployment:{version}] Failed to pull image {image}: "
+                    "CannotPullContainerError: pull access denied, the repository does "
+                    "not exist or may require authorization: 403 Forbidden",
+                    f"[deployment:{version}] Deployment failed: the image could not be pulled",
+                ],
+                deployment["createdAt"],
+            )
 
     def _can_pull(self, service: Service, image: str) -> bool:
         """Whether the puller role may pull ``image`` (an ECR URI) under its repository policy."""

@@ -141,6 +141,14 @@ def test_outputs(repos: Any) -> None:
         f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app",
         f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/worker",
     ]
+    # The doctor's reads are in it too, so one policy lets the same identity diagnose.
+    diagnosis = [s for s in operator["Statement"] if s["Sid"].startswith("Diagnose")]
+    assert {a for s in diagnosis for a in s["Action"]} == {
+        "ecr:DescribeImages",
+        "ecr:BatchGetImage",
+        "lightsail:GetContainerServiceDeployments",
+        "lightsail:GetContainerLog",
+    }
 
 
 def test_preview_with_unknown_principal_does_not_crash(repos: Any) -> None:

@@ -283,3 +283,14 @@ def test_an_identity_argument_builds_a_provider_with_the_same_settings(repos: An
     # The dynamic resources carry the same identity, without keys.
     stored = recording.one(":PullerRole").inputs["identity"]
     assert AwsIdentity.from_state(stored) == identity
+
+
+def test_the_doctor_reads_as_the_stack_would(cloud: EmulatedAws) -> None:
+    from components.doctor import build_clients
+
+    as_prod = build_clients("prod")("sts", REGION).get_caller_identity()["Account"]
+    role = f"arn:aws:iam::{PROD_ACCOUNT}:role/deployer"
+    as_role = build_clients(None, [role])("sts", REGION).get_caller_identity()["Account"]
+    ambient = build_clients()("sts", REGION).get_caller_identity()["Account"]
+
+    assert (as_prod, as_role, ambient) == (PROD_ACCOUNT, PROD_ACCOUNT, DEV_ACCOUNT)

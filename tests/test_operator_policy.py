@@ -111,3 +111,58 @@ def test_lightsail_actions_the_program_calls_are_always_there() -> None:
         "lightsail:DeleteContainerService",
     } <= actions
     assert all(a.startswith("lightsail:") for a in actions)
+
+
+# --- the doctor's reads --------------------------------------------------------------
+
+DOCTOR_READS = {
+    "ecr:DescribeRepositories",
+    "ecr:GetRepositoryPolicy",
+    "ecr:DescribeImages",
+    "ecr:BatchGetImage",
+    "lightsail:GetContainerServices",
+    "lightsail:GetContainerServiceDeployments",
+    "lightsail:GetContainerLog",
+}
+_READ_VERBS = ("Get", "Describe", "BatchGet", "List")
+
+
+def parsed_with_diagnosis(arns: list[str], deploys: bool) -> dict[str, Any]:
+    document = json.loads(operator_policy(arns, deploys, diagnosis=True))
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.mark.parametrize("deploys", [True, False])
+def test_diagnosis_adds_every_read_the_doctor_makes(deploys: bool) -> None:
+    document = parsed_with_diagnosis(ARNS, deploys)
+    assert set(all_actions(document)) >= DOCTOR_READS
+    # Only reads were added to what `pulumi up` needs.
+    added = set(all_actions(document)) - set(all_actions(parsed(ARNS, deploys)))
+    assert added and all(a.split(":")[1].startswith(_READ_VERBS) for a in added)
+
+
+def test_diagnosis_reads_are_in_their_own_statements_scoped_like_the_rest() -> None:
+    document = parsed_with_diagnosis(ARNS, deploys=False)
+    sids = [s["Sid"] for s in document["Statement"]]
+    assert sids == [
+        "ManageLightsailContainerService",
+        "ManageEcrPrivateRepositoriesAccess",
+        "DiagnoseLightsailContainerService",
+        "DiagnoseEcrPrivateRepositories",
+    ]
+    ecr_reads = document["Statement"][3]
+    assert ecr_reads["Action"] == ["ecr:DescribeImages", "ecr:BatchGetImage"]
+    assert ecr_reads["Resource"] == sorted(ARNS)
+    # The statements for `pulumi up` are exactly what they are without diagnosis.
+    assert document["Statement"][:2] == parsed(ARNS, deploys=False)["Statement"]
+    # No action is listed twice across the whole policy.
+    assert len(all_actions(document)) == len(set(all_actions(document)))
+
+
+def test_diagnosis_without_repositories_reads_only_lightsail() -> None:
+    document = parsed_with_diagnosis([], deploys=True)
+    assert not any(a.startswith("ecr:") for a in all_actions(document))
+    assert "lightsail:GetContainerLog" in all_actions(document)
+    # Deploying already allows reading deployments; it is not listed again.
+    assert all_actions(document).count("lightsail:GetContainerServiceDeployments") == 1

@@ -9,6 +9,7 @@ import pytest
 from components.repository import (
     RepositoryRef,
     image_uri_prefix,
+    parse_image,
     parse_repositories,
     parse_repository,
 )
@@ -201,3 +202,47 @@ def test_image_uri_prefix_china() -> None:
 def test_image_uri_prefix_parses_back_to_the_same_repository(region: str) -> None:
     ref = parse_repository(image_uri_prefix(ACCOUNT, region, "team/app"))
     assert (ref.name, ref.region, ref.account) == ("team/app", region, ACCOUNT)
+
+
+# --- image URIs ------------------------------------------------------------------------
+
+IMAGE_PREFIX = URI
+
+
+@pytest.mark.parametrize(
+    ("uri", "tag", "digest", "image_id"),
+    [
+        (f"{IMAGE_PREFIX}:1.4.2", "1.4.2", None, {"imageTag": "1.4.2"}),
+        (IMAGE_PREFIX, "latest", None, {"imageTag": "latest"}),
+        (f"{IMAGE_PREFIX}@{DIGEST}", None, DIGEST, {"imageDigest": DIGEST}),
+        (f"{IMAGE_PREFIX}:v1@{DIGEST}", "v1", DIGEST, {"imageDigest": DIGEST}),
+        (f" {IMAGE_PREFIX}:v1 ", "v1", None, {"imageTag": "v1"}),
+    ],
+)
+def test_image_uri_parses_to_repository_and_reference(
+    uri: str, tag: str | None, digest: str | None, image_id: dict[str, str]
+) -> None:
+    image = parse_image(uri)
+    assert image.repository == RepositoryRef("team/app", IMAGE_PREFIX, REGION, ACCOUNT)
+    assert (image.tag, image.digest, image.image_id) == (tag, digest, image_id)
+    assert image.given == uri.strip()
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("nginx:latest", "is not an ECR image URI"),
+        ("team/app:1.0", "is not an ECR image URI"),
+        (f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app", "is not an ECR image URI"),
+        (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/Team/App:1", "is not an ECR image URI"),
+        (f"{IMAGE_PREFIX}:", "give a tag or a digest"),
+        (f"{IMAGE_PREFIX}:v1@", "give a tag or a digest"),
+        (f"{IMAGE_PREFIX}@sha256:abc", "is not an image digest"),
+        (f"{IMAGE_PREFIX}:-bad", "is not a valid image tag"),
+        (f"{IMAGE_PREFIX}:{'x' * 129}", "is not a valid image tag"),
+        (None, "is not an ECR image URI"),
+        ("", "is not an ECR image URI"),
+    ],
+)
+def test_malformed_image_uri_is_refused_with_an_example(uri: object, expected: str) -> None:
+    assert expected in refusal(parse_image, uri)
