@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import (
@@ -191,7 +192,7 @@ class AwsIdentity:
     def session(self, region: str) -> boto3.session.Session:
         """A new boto3 session acting as this identity (sessions are not thread-safe:
         build clients from it in one thread, then share the clients)."""
-        core = botocore.session.Session()
+        core = _new_core_session()
         if self.shared_config_file:
             core.set_config_variable("config_file", os.path.expanduser(self.shared_config_file))
         if self.shared_credentials_file:
@@ -240,11 +241,23 @@ class AwsIdentity:
                 "expiry_time": credentials["Expiration"].isoformat(),
             }
 
-        assumed = botocore.session.Session()
+        assumed = _new_core_session()
         for variable in ("config_file", "credentials_file"):
             assumed.set_config_variable(variable, base.get_config_variable(variable))
         assumed.register_component("credential_provider", CredentialResolver([_Refreshing(fetch)]))
         return assumed
+
+
+# Every session of the process reads botocore's service models through one loader, so
+# the models are parsed once per process, not once per client (sessions stay separate:
+# a session is not thread-safe, its loader's cache of parsed files is only read).
+_LOADER = botocore.loaders.create_loader()
+
+
+def _new_core_session() -> botocore.session.Session:
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    return core
 
 
 class _Refreshing(CredentialProvider):
