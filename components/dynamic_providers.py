@@ -30,8 +30,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components import aws_api, puller_role, revocation
-from components.identity import AwsIdentity
+from . import aws_api, puller_role, revocation
+from .identity import AwsIdentity
 
 _ROLE_KEYS = ("region", "service_name", "active", "identity")
 _GRANT_KEYS = ("region", "repository", "sid")
