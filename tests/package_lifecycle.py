@@ -129,11 +129,19 @@ def main(project: Path, checkout: Path) -> None:
         facts["state_after_destroy"] = len(engine.state)
         facts["policies_after_destroy"] = {name: aws.policy(name) for name in (SHARED, WEB, JOBS)}
     facts["other_teams"] = OTHER_TEAMS
-    # Nothing of the checkout ran here: every module came from the virtualenv or the copies.
+    # Nothing of the checkout's source ran here: the component came from the virtualenv,
+    # the emulation from a copy. (A virtualenv inside the checkout, as CI's, is no source.)
+    sources = [
+        checkout / name
+        for name in ("components", "emulation", "examples", "tests", "__main__.py")
+    ] + [checkout / "lightsail_ecr_access_providers.py"]
     facts["from_checkout"] = sorted(
         name
         for name, module in list(sys.modules.items())
-        if Path(getattr(module, "__file__", None) or "/").resolve().is_relative_to(checkout)
+        if any(
+            Path(getattr(module, "__file__", None) or "/").resolve().is_relative_to(source)
+            for source in sources
+        )
     )
     print(json.dumps(facts))
 
