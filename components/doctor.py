@@ -648,7 +648,7 @@ def _short(image: str | None) -> str | None:
 
 def parser() -> argparse.ArgumentParser:
     command = argparse.ArgumentParser(
-        prog="python -m components.doctor",
+        prog=f"python -m {__package__}.doctor",  # components, or lightsail_ecr_access
         description="Say why a Lightsail container service cannot pull its private ECR "
         "images. Reads only. Exit status: 0 no problem, 1 a problem, 2 could not look.",
     )
