@@ -63,7 +63,9 @@ for text in sys.argv[1:]:
             if type(provider).__name__ == "GrantFinalizerProvider" else None
         ),
     })
-print(json.dumps({"restored": found, "components_loaded": "components" in sys.modules}))
+import importlib.util
+print(json.dumps({"restored": found, "components_loaded": "components" in sys.modules,
+                  "components_importable": importlib.util.find_spec("components") is not None}))
 """
 
 

@@ -177,7 +177,9 @@ def test_state_names_the_stable_module_and_a_new_process_anywhere_restores_it(
     ]
     restore = installed_run["restore"]
     assert isinstance(restore, dict), restore
+    # No `components` at all there: neither loaded nor importable.
     assert restore["components_loaded"] is False
+    assert restore["components_importable"] is False
     assert {r["class"] for r in restore["restored"]} == {
         "GrantFinalizerProvider",
         "PullerRoleProvider",
