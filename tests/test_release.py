@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 
@@ -35,3 +36,23 @@ def test_the_version_comes_from_the_package_and_the_changelog_describes_it() -> 
 
 def test_the_example_installs_this_package_from_its_path() -> None:
     assert _requirements("examples/two-services/requirements.txt") == ["../.."]
+
+
+def test_the_package_imports_itself_only_relatively() -> None:
+    """Installed, the folder is `lightsail_ecr_access`: an absolute `components.` import
+    inside it would fail there (or import another project's `components`)."""
+    absolute = []
+    for path in sorted((ROOT / "components").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else
+                []
+            )  # fmt: skip
+            absolute += [
+                f"{path.name}:{node.lineno} {name}"
+                for name in names
+                if name == "components" or name.startswith("components.")
+            ]
+
+    assert absolute == []
