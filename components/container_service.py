@@ -136,8 +136,12 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
                 ),
             )
 
+        names = {**{ref.given: ref.name for ref in refs}, **{ref.name: ref.name for ref in refs}}
         if access:
-            entries = book.repositories(refs, region, identity)
+            # The images a deployment will pull are looked up with the policies.
+            entries = book.repositories(
+                refs, region, identity, deployment.wanted_tags(args.get("containers"), names)
+            )
             prefixes = {entry.name: entry.uri_prefix for entry in entries}
             repository_arns = [entry.arn for entry in entries]
         else:
@@ -159,6 +163,12 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             ),
             by_reference if access else {},
         )
+        if containers:
+            deployment.check_images_exist(
+                list(args.get("containers") or []),
+                names,
+                {e.name: (e.images.missing, e.images.newest, e.arn) for e in entries},
+            )
         endpoint = args.get("public_endpoint")
         if endpoint and not containers:
             raise validation.ConfigurationError(

@@ -98,6 +98,17 @@ def put_policy(ecr: Any, document: dict[str, Any], repository: str = "team/app")
     return text
 
 
+def push_image(ecr: Any, repository: str, tag: str) -> None:
+    """An image under ``tag`` in the repository, as `docker push` would leave it."""
+    import json
+
+    from emulation.cloud import image_manifest
+
+    ecr.put_image(
+        repositoryName=repository, imageManifest=json.dumps(image_manifest(tag)), imageTag=tag
+    )
+
+
 @pytest.fixture
 def moto_aws() -> Iterator[None]:
     from moto import mock_aws
