@@ -18,7 +18,6 @@ import boto3
 import botocore.loaders
 import botocore.session
 
-
 # The provider plugin is one long-lived process: it parses the service models once.
 _LOADER = botocore.loaders.create_loader()
 

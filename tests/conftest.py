@@ -152,6 +152,22 @@ def fail_call(code: str, message: str = "injected") -> Callable[..., Any]:
 
 
 @pytest.fixture
+def client_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every (service, Region) the project builds a client for, in order."""
+    from components import aws_api
+
+    built: list[tuple[str, str]] = []
+    original = aws_api.client
+
+    def counting(service: str, region: str, identity: Any = None) -> Any:
+        built.append((service, region))
+        return original(service, region, identity)
+
+    monkeypatch.setattr(aws_api, "client", counting)
+    return built
+
+
+@pytest.fixture
 def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], None]:
     """Make every client the project builds fail ``service``'s ``operation`` with ``code``.
 
