@@ -221,13 +221,6 @@ def _describe_batch(ecr: Any, names: list[str], region: str) -> dict[str, dict[s
     raise failure  # each name passed alone (it changed meanwhile): the batch's error stands
 
 
-def get_policy_texts(ecr: Any, repositories: Sequence[tuple[str, str]]) -> list[str | None]:
-    """The policy text of each (name, ARN), read side by side, in the order given."""
-    return bounded_map(
-        lambda repository: get_policy_text(ecr, *repository), repositories, CONCURRENT_READS
-    )
-
-
 # --- Clients kept for a whole process (the dynamic providers) -------------------------
 
 # One client per (service, Region) for the process: building one parses botocore's

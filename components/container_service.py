@@ -10,7 +10,11 @@ import pulumi_aws as aws
 
 from components import adoption, aws_api, deployment, validation
 from components.aws_api import repository_arn
-from components.aws_provider import check_no_explicit_provider, provider_for
+from components.aws_provider import (
+    check_no_explicit_provider,
+    provider_for,
+    stack_default_tags,
+)
 from components.dynamic_providers import PullerRole
 from components.identity import AwsIdentity
 from components.operator_policy import operator_policy
@@ -130,7 +134,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
                     power,
                     scale,
                     {
-                        **(book.default_tags() if provider is None else {}),
+                        **(stack_default_tags() if provider is None else {}),
                         **validation.check_plain_tags(args.get("tags")),
                     },
                 ),

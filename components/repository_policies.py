@@ -28,7 +28,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import aws_api, policy
-from components.aws_provider import provider_account, stack_default_tags
+from components.aws_provider import provider_account
 from components.concurrency import bounded_map
 from components.dynamic_providers import GrantFinalizer
 from components.identity import AwsIdentity
@@ -159,9 +159,6 @@ class RepositoryPolicyBook:
                 "AWS_ACCESS_KEY_ID in the environment that runs pulumi"
             )
         self._checked.add(key)
-
-    def default_tags(self) -> dict[str, str]:
-        return stack_default_tags()
 
     def check_location(self, ref: RepositoryRef, region: str, identity: AwsIdentity) -> None:
         """Refuse a repository outside the stack's Region or account."""
