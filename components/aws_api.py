@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
@@ -220,13 +221,6 @@ def _describe_batch(ecr: Any, names: list[str], region: str) -> dict[str, dict[s
     raise failure  # each name passed alone (it changed meanwhile): the batch's error stands
 
 
-def get_policy_texts(ecr: Any, repositories: Sequence[tuple[str, str]]) -> list[str | None]:
-    """The policy text of each (name, ARN), read side by side, in the order given."""
-    return bounded_map(
-        lambda repository: get_policy_text(ecr, *repository), repositories, CONCURRENT_READS
-    )
-
-
 # --- Clients kept for a whole process (the dynamic providers) -------------------------
 
 # One client per (service, Region) for the process: building one parses botocore's
@@ -336,3 +330,45 @@ def get_container_log(
             break
         request["pageToken"] = token
     return events
+
+
+# --- Images a deployment will pull ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageTags:
+    """Which of the asked tags a repository lacks, and (only then) its newest tags."""
+
+    missing: tuple[str, ...] = ()
+    newest: tuple[str, ...] = ()
+
+
+def find_image_tags(ecr: Any, repository: str, arn: str, tags: Sequence[str]) -> ImageTags:
+    """Check that the repository holds every tag: one DescribeImages when it does.
+
+    ECR fails the whole call when one tag is missing (ImageNotFoundException); only then
+    is the repository's tag list read, to say which tags are missing and which exist.
+    """
+    try:
+        with aws_call("ecr:DescribeImages", arn):
+            ecr.describe_images(
+                repositoryName=repository, imageIds=[{"imageTag": tag} for tag in tags]
+            )
+        return ImageTags()
+    except AwsCallError as exc:
+        if exc.code != "ImageNotFoundException":
+            raise
+    images: list[dict[str, Any]] = []
+    with aws_call("ecr:DescribeImages", arn):
+        pages = ecr.get_paginator("describe_images").paginate(
+            repositoryName=repository, filter={"tagStatus": "TAGGED"}
+        )
+        for page in pages:
+            images.extend(page.get("imageDetails", []))
+    present = {tag for image in images for tag in image.get("imageTags", [])}
+    images.sort(key=lambda image: image.get("imagePushedAt") or 0, reverse=True)
+    newest = [tag for image in images for tag in image.get("imageTags", [])]
+    return ImageTags(
+        missing=tuple(tag for tag in tags if tag not in present),
+        newest=tuple(dict.fromkeys(newest))[:5],
+    )

@@ -10,7 +10,11 @@ import pulumi_aws as aws
 
 from . import adoption, aws_api, deployment, validation
 from .aws_api import repository_arn
-from .aws_provider import check_no_explicit_provider, provider_for
+from .aws_provider import (
+    check_no_explicit_provider,
+    provider_for,
+    stack_default_tags,
+)
 from .dynamic_providers import PullerRole
 from .identity import AwsIdentity
 from .operator_policy import operator_policy
@@ -130,14 +134,18 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
                     power,
                     scale,
                     {
-                        **(book.default_tags() if provider is None else {}),
+                        **(stack_default_tags() if provider is None else {}),
                         **validation.check_plain_tags(args.get("tags")),
                     },
                 ),
             )
 
+        names = {**{ref.given: ref.name for ref in refs}, **{ref.name: ref.name for ref in refs}}
         if access:
-            entries = book.repositories(refs, region, identity)
+            # The images a deployment will pull are looked up with the policies.
+            entries = book.repositories(
+                refs, region, identity, deployment.wanted_tags(args.get("containers"), names)
+            )
             prefixes = {entry.name: entry.uri_prefix for entry in entries}
             repository_arns = [entry.arn for entry in entries]
         else:
@@ -159,6 +167,12 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             ),
             by_reference if access else {},
         )
+        if containers:
+            deployment.check_images_exist(
+                list(args.get("containers") or []),
+                names,
+                {e.name: (e.images.missing, e.images.newest, e.arn) for e in entries},
+            )
         endpoint = args.get("public_endpoint")
         if endpoint and not containers:
             raise validation.ConfigurationError(

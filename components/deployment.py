@@ -130,3 +130,43 @@ def public_endpoint_args(
         "container_port": int(port),
         "health_check": {"path": endpoint.get("health_check_path", "/")},
     }
+
+
+def wanted_tags(containers: object, repository_names: Mapping[str, str]) -> dict[str, set[str]]:
+    """The image tags the containers will pull, by repository name, for the image check.
+
+    ``repository_names`` maps each way a granted repository may be written to its name.
+    Entries that are not well formed are skipped here: ``container_args`` refuses them.
+    """
+    wanted: dict[str, set[str]] = {}
+    for spec in containers if isinstance(containers, list) else []:
+        if not isinstance(spec, Mapping):
+            continue
+        name = repository_names.get(str(spec.get("repository")))
+        tag = spec.get("tag")
+        if name is not None and isinstance(tag, str | int) and _TAG.fullmatch(str(tag)):
+            wanted.setdefault(name, set()).add(str(tag))
+    return wanted
+
+
+def check_images_exist(
+    containers: Sequence[Mapping[str, Any]],
+    repository_names: Mapping[str, str],
+    missing: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], str]],
+) -> None:
+    """Refuse a deployment whose image tag is not in its repository, before any write.
+
+    ``missing``: by repository name, (missing tags, newest tags, repository ARN).
+    """
+    for spec in containers:
+        name = repository_names[str(spec["repository"])]
+        lacking, newest, arn = missing.get(name, ((), (), ""))
+        tag = str(spec["tag"])
+        if tag in lacking:
+            nearby = ", ".join(newest) if newest else "none: the repository holds no tagged image"
+            raise ConfigurationError(
+                f"container {spec['name']!r} uses image {name}:{tag}, which is not in "
+                f"repository {name} ({arn}); its newest tags are {nearby}. Push the image "
+                "before `pulumi up` runs (in a pipeline, push before this step), or set the "
+                "container's tag to one that exists. Nothing was changed"
+            )

@@ -63,6 +63,8 @@ def operator_policy(
     of `python -m components.doctor`.
     """
     lightsail = list(LIGHTSAIL_ACTIONS) + (list(DEPLOYMENT_ACTIONS) if deploys_containers else [])
+    # A deployment's image tags are checked before anything is written.
+    ecr = list(ECR_ACTIONS) + (["ecr:DescribeImages"] if deploys_containers else [])
     statements: list[dict[str, object]] = [
         {
             "Sid": "ManageLightsailContainerService",
@@ -76,12 +78,12 @@ def operator_policy(
             {
                 "Sid": "ManageEcrPrivateRepositoriesAccess",
                 "Effect": "Allow",
-                "Action": list(ECR_ACTIONS),
+                "Action": ecr,
                 "Resource": sorted(repository_arns),
             }
         )
     if diagnosis:
-        statements.extend(_diagnosis_statements(repository_arns, lightsail))
+        statements.extend(_diagnosis_statements(repository_arns, lightsail, ecr))
     if assumed_role_arns:
         statements.append(
             {
@@ -95,7 +97,7 @@ def operator_policy(
 
 
 def _diagnosis_statements(
-    repository_arns: Sequence[str], lightsail: Sequence[str]
+    repository_arns: Sequence[str], lightsail: Sequence[str], ecr: Sequence[str]
 ) -> list[dict[str, object]]:
     """The doctor's reads that the statements for `pulumi up` do not already allow."""
     statements: list[dict[str, object]] = []
@@ -109,7 +111,7 @@ def _diagnosis_statements(
                 "Resource": "*",
             }
         )
-    ecr_reads = [a for a in DIAGNOSIS_ECR_ACTIONS if a not in ECR_ACTIONS]
+    ecr_reads = [a for a in DIAGNOSIS_ECR_ACTIONS if a not in ecr]
     if repository_arns and ecr_reads:
         statements.append(
             {

@@ -19,15 +19,17 @@ point therefore never leaves a statement that `pulumi destroy` would not remove.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from . import aws_api, policy
-from .aws_provider import provider_account, stack_default_tags
+from .aws_provider import provider_account
+from .concurrency import bounded_map
 from .dynamic_providers import GrantFinalizer
 from .identity import AwsIdentity
 from .program_end import ProgramEnd
@@ -58,6 +60,8 @@ class RepositoryEntry:
     grants: list[Grant] = field(default_factory=list)
     policy_resource: aws.ecr.RepositoryPolicy | None = None
     sealed: bool = False
+    images: aws_api.ImageTags = field(default_factory=aws_api.ImageTags)
+    """The tags asked for a deployment that the repository lacks, and its newest ones."""
 
     def merged_text(self, principals: dict[str, str], warn: bool = True) -> str:
         """The existing document with every declared grant merged in, as policy text.
@@ -156,27 +160,29 @@ class RepositoryPolicyBook:
             )
         self._checked.add(key)
 
-    def default_tags(self) -> dict[str, str]:
-        return stack_default_tags()
-
     def check_location(self, ref: RepositoryRef, region: str, identity: AwsIdentity) -> None:
         """Refuse a repository outside the stack's Region or account."""
         ref.check_location(region, self.account(identity, region) if ref.account else None)
 
-    def repository(
-        self, ref: RepositoryRef, region: str, identity: AwsIdentity
-    ) -> RepositoryEntry:
+    def repository(self, ref: RepositoryRef, region: str, identity: AwsIdentity) -> RepositoryEntry:
         """Look the repository up and read its policy, once per program run."""
         return self.repositories([ref], region, identity)[0]
 
     def repositories(
-        self, refs: Sequence[RepositoryRef], region: str, identity: AwsIdentity
+        self,
+        refs: Sequence[RepositoryRef],
+        region: str,
+        identity: AwsIdentity,
+        image_tags: Mapping[str, Collection[str]] | None = None,
     ) -> list[RepositoryEntry]:
         """Look the repositories up and read their policies, once per program run.
 
         Every location is checked before any read. The repositories not yet read in this
         run are described up to 100 a call, then their policies are read side by side
-        (a bounded number at a time) with this run's one ECR client for the Region.
+        (a bounded number at a time) with this run's one ECR client for the Region, and
+        with them the images a deployment will pull (``image_tags``: tags by repository
+        name), one DescribeImages a repository; each entry's ``images`` says what is
+        missing.
         """
         for ref in refs:
             self.check_location(ref, region, identity)
@@ -184,11 +190,26 @@ class RepositoryPolicyBook:
         unread = list(
             dict.fromkeys(r.name for r in refs if (account, region, r.name) not in self._entries)
         )
-        if unread:
+        wanted = {name: sorted(tags) for name, tags in (image_tags or {}).items() if tags}
+        if unread or wanted:
             ecr = self.client("ecr", region, identity)
-            described = aws_api.describe_repositories(ecr, unread, region)
+            described = aws_api.describe_repositories(ecr, unread, region) if unread else {}
             arns = [str(described[name]["repositoryArn"]) for name in unread]
-            texts = aws_api.get_policy_texts(ecr, list(zip(unread, arns, strict=True)))
+
+            def arn_of(name: str) -> str:
+                known = self._entries.get((account, region, name))
+                return known.arn if known else str(described[name]["repositoryArn"])
+
+            reads: list[Callable[[], Any]] = [
+                partial(aws_api.get_policy_text, ecr, name, arn)
+                for name, arn in zip(unread, arns, strict=True)
+            ]
+            reads += [
+                partial(aws_api.find_image_tags, ecr, name, arn_of(name), tags)
+                for name, tags in wanted.items()
+            ]
+            answers = bounded_map(lambda read: read(), reads, aws_api.CONCURRENT_READS)
+            texts, images = answers[: len(unread)], answers[len(unread) :]
             # Every policy is parsed before any entry is kept: one bad policy, no entries.
             originals = [
                 self._parsed(name, arn, text)
@@ -199,6 +220,8 @@ class RepositoryPolicyBook:
                 self._entries[(account, region, name)] = RepositoryEntry(
                     name, region, arn, uri_prefix, original
                 )
+            for name, found in zip(wanted, images, strict=True):
+                self._entries[(account, region, name)].images = found
         return [self._entries[(account, region, ref.name)] for ref in refs]
 
     @staticmethod

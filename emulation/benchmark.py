@@ -118,14 +118,21 @@ def interleaved(program: Engine, yardstick: Engine, operation: str, repeat: int)
     return [statistics.median(t) for t in times]
 
 
+def repositories(aws: EmulatedAws, size: int) -> tuple[list[str], list[str]]:
+    """``size`` repositories for the program (with another team's statement) and as many
+    for the yardstick."""
+    ours = [f"bench/app-{i:03d}" for i in range(size)]
+    theirs = [f"yardstick/app-{i:03d}" for i in range(size)]
+    for name in ours:
+        aws.create_repository(name, OTHER_TEAM)
+    for name in theirs:
+        aws.create_repository(name)
+    return ours, theirs
+
+
 def measure(size: int, repeat: int, latency: float) -> dict[str, Measurement]:
     with EmulatedAws(region=REGION, arn_after_polls=1) as aws:
-        ours = [f"bench/app-{i:03d}" for i in range(size)]
-        theirs = [f"yardstick/app-{i:03d}" for i in range(size)]
-        for name in ours:
-            aws.create_repository(name, OTHER_TEAM)
-        for name in theirs:
-            aws.create_repository(name)
+        ours, theirs = repositories(aws, size)
         program = Engine(ROOT, "bench", stack_config("lightsail-ecr-access", "bench", ours))
         yardstick = Engine(
             YARDSTICK, "bench", stack_config("lightsail-ecr-trivial", "yardstick", theirs)
@@ -248,12 +255,7 @@ def split_time(size: int, runs: int) -> None:
     aws_api.CONCURRENT_READS = 1
     splits: dict[str, dict[str, float]] = {}
     with EmulatedAws(region=REGION, arn_after_polls=1) as aws:
-        ours = [f"bench/app-{i:03d}" for i in range(size)]
-        theirs = [f"yardstick/app-{i:03d}" for i in range(size)]
-        for name in ours:
-            aws.create_repository(name, OTHER_TEAM)
-        for name in theirs:
-            aws.create_repository(name)
+        ours, theirs = repositories(aws, size)
         engines = {
             "program": Engine(ROOT, "bench", stack_config("lightsail-ecr-access", "bench", ours)),
             "yardstick": Engine(

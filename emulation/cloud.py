@@ -7,6 +7,7 @@ reach a real account.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -57,6 +58,27 @@ def _rebuild_clients() -> None:
     """
     aws_api.forget_cached_clients()
     boto3.DEFAULT_SESSION = None
+
+
+def image_manifest(seed: str) -> dict[str, Any]:
+    """A single-platform image manifest whose digests depend on ``seed``."""
+    digest = "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+    return {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "digest": digest,
+            "size": 1,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "digest": digest,
+                "size": 5,
+            }
+        ],
+    }
 
 
 class VirtualClock:
@@ -143,6 +165,12 @@ class EmulatedAws:
     def set_policy(self, name: str, policy: dict[str, Any], *, profile: str | None = None) -> None:
         self.ecr_as(profile).set_repository_policy(
             repositoryName=name, policyText=json.dumps(policy)
+        )
+
+    def push_image(self, name: str, tag: str, *, profile: str | None = None) -> None:
+        """An image under ``tag`` in the repository, as `docker push` would leave it."""
+        self.ecr_as(profile).put_image(
+            repositoryName=name, imageManifest=json.dumps(image_manifest(tag)), imageTag=tag
         )
 
     def policy(self, name: str, *, profile: str | None = None) -> dict[str, Any] | None:

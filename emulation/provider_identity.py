@@ -15,7 +15,17 @@ import json
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
+
+# The provider plugin is one long-lived process: it parses the service models once.
+_LOADER = botocore.loaders.create_loader()
+
+
+def _core() -> botocore.session.Session:
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    return core
 
 
 def _setting(settings: dict[str, Any], key: str) -> Any:
@@ -34,9 +44,10 @@ def provider_session(settings: dict[str, Any], region: str) -> boto3.session.Ses
             aws_secret_access_key=_setting(settings, "secretKey"),
             aws_session_token=_setting(settings, "token"),
             region_name=region,
+            botocore_session=_core(),
         )
     else:
-        core = botocore.session.Session()
+        core = _core()
         files = _setting(settings, "sharedConfigFiles")
         if files:
             core.set_config_variable("config_file", files[0])
@@ -61,5 +72,6 @@ def provider_session(settings: dict[str, Any], region: str) -> boto3.session.Ses
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
             region_name=region,
+            botocore_session=_core(),
         )
     return session

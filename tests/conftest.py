@@ -98,6 +98,17 @@ def put_policy(ecr: Any, document: dict[str, Any], repository: str = "team/app")
     return text
 
 
+def push_image(ecr: Any, repository: str, tag: str) -> None:
+    """An image under ``tag`` in the repository, as `docker push` would leave it."""
+    import json
+
+    from emulation.cloud import image_manifest
+
+    ecr.put_image(
+        repositoryName=repository, imageManifest=json.dumps(image_manifest(tag)), imageTag=tag
+    )
+
+
 @pytest.fixture
 def moto_aws() -> Iterator[None]:
     from moto import mock_aws
@@ -138,6 +149,22 @@ def fail_call(code: str, message: str = "injected") -> Callable[..., Any]:
         return _ErrorResponse(), {"Error": {"Code": code, "Message": message}}
 
     return handler
+
+
+@pytest.fixture
+def client_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every (service, Region) the project builds a client for, in order."""
+    from components import aws_api
+
+    built: list[tuple[str, str]] = []
+    original = aws_api.client
+
+    def counting(service: str, region: str, identity: Any = None) -> Any:
+        built.append((service, region))
+        return original(service, region, identity)
+
+    monkeypatch.setattr(aws_api, "client", counting)
+    return built
 
 
 @pytest.fixture

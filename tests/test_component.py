@@ -11,7 +11,7 @@ import pytest
 from components import ConfigurationError, PrivateEcrContainerService
 from components.aws_api import AwsCallError
 from components.policy import statement_sid
-from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN
+from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN, push_image
 from tests.mock_program import Recording, run_program
 
 SERVICE_TYPE = "aws:lightsail/containerService:ContainerService"
@@ -225,6 +225,8 @@ def test_access_off_requests_no_role_and_makes_no_grant(repos: Any) -> None:
 
 
 def test_deployment_uses_granted_images_and_waits_for_every_grant(repos: Any) -> None:
+    push_image(repos, "team/app", "1.0")
+    push_image(repos, "team/worker", "2.1")
     containers = [
         {"name": "api", "repository": "team/app", "tag": "1.0", "ports": {"8080": "HTTP"}},
         {"name": "worker", "repository": "team/worker", "tag": "2.1"},

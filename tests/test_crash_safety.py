@@ -49,16 +49,20 @@ def test_a_first_up_has_the_steps_this_test_walks_through() -> None:
     assert ACTIONS == 6
 
 
+def crashed(dies_after: int) -> Engine:
+    """A stack whose first `up` died right after its ``dies_after``-th provider action."""
+    engine = Engine(ROOT, "dev", CONFIG)
+    engine.crash_after = dies_after
+    with pytest.raises(EngineCrashed):
+        engine.up()
+    return engine
+
+
 @pytest.mark.parametrize("dies_after", range(1, ACTIONS + 1))
 def test_destroy_after_a_crash_leaves_no_statement_of_ours(
     cloud: EmulatedAws, dies_after: int
 ) -> None:
-    engine = Engine(ROOT, "dev", CONFIG)
-    engine.crash_after = dies_after
-
-    with pytest.raises(EngineCrashed):
-        engine.up()
-    engine.destroy()
+    crashed(dies_after).destroy()
 
     assert cloud.policy("team/app") == OTHERS
     assert cloud.policy("team/worker") is None
@@ -68,10 +72,7 @@ def test_destroy_after_a_crash_leaves_no_statement_of_ours(
 def test_the_next_up_after_a_crash_completes_and_destroys_cleanly(
     cloud: EmulatedAws, dies_after: int
 ) -> None:
-    engine = Engine(ROOT, "dev", CONFIG)
-    engine.crash_after = dies_after
-    with pytest.raises(EngineCrashed):
-        engine.up()
+    engine = crashed(dies_after)
 
     # The runner is back: the service may exist unrecorded (adopt it) or not.
     if cloud.lightsail.exists("web", REGION) and not any(

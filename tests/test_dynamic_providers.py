@@ -523,16 +523,9 @@ def test_role_provider_builds_its_client_once_per_process(lightsail: FakeLightsa
 
 
 def test_grant_provider_builds_one_client_per_region(
-    ecr: Any, monkeypatch: pytest.MonkeyPatch
+    ecr: Any, client_builds: list[tuple[str, str]]
 ) -> None:
-    built: list[tuple[str, str]] = []
-    original = aws_api.client
-
-    def counting(service: str, region: str, identity: Any = None) -> Any:
-        built.append((service, region))
-        return original(service, region, identity)
-
-    monkeypatch.setattr(aws_api, "client", counting)
+    built = client_builds
     repositories = ["team/app", "team/worker", "team/jobs"]
     for repository in repositories:
         put_policy(ecr, {"Version": "2012-10-17", "Statement": [OTHER_TEAM]}, repository)

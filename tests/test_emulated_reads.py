@@ -6,11 +6,9 @@ benchmark's latency reaching every ECR request."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from components import aws_api
 from emulation.cloud import EmulatedAws
 from emulation.engine import Engine
 from tests.conftest import CI_PUSH, REGION, ROOT
@@ -91,16 +89,9 @@ def test_throttled_reads_among_many_are_retried_by_botocore(cloud: EmulatedAws) 
 
 
 def test_program_builds_clients_per_run_and_providers_per_process(
-    cloud: EmulatedAws, monkeypatch: pytest.MonkeyPatch
+    cloud: EmulatedAws, client_builds: list[tuple[str, str]]
 ) -> None:
-    built: list[tuple[str, str]] = []
-    original = aws_api.client
-
-    def counting(service: str, region: str, identity: Any = None) -> Any:
-        built.append((service, region))
-        return original(service, region, identity)
-
-    monkeypatch.setattr(aws_api, "client", counting)
+    built = client_builds
     engine = stack(cloud, 30)
     engine.up()
     assert built.count(("ecr", REGION)) == 1  # the program's, shared by its threads

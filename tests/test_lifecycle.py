@@ -6,6 +6,7 @@ teams would see: their statements equal and in order, ours added or gone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -316,6 +317,7 @@ def test_adoption_left_on_after_a_rename_says_what_to_do(cloud: EmulatedAws) -> 
 
 
 def test_deployment_runs_after_the_grants_and_pulls(cloud: EmulatedAws) -> None:
+    cloud.push_image("team/app", "1.0")
     containers = [
         {"name": "api", "repository": "team/app", "tag": "1.0", "ports": {"8080": "HTTP"}}
     ]
@@ -435,6 +437,8 @@ def test_role_switched_off_by_hand_is_switched_on_and_regranted(cloud: EmulatedA
 def test_the_example_stack_file_deploys(cloud: EmulatedAws) -> None:
     cloud.create_repository("orders/api")
     cloud.create_repository("orders/worker", {"Version": "2012-10-17", "Statement": [CI_PUSH]})
+    cloud.push_image("orders/api", "1.4.2")
+    cloud.push_image("orders/worker", "1.4.2")
     engine = Engine(ROOT, "example", ROOT / "Pulumi.example.yaml")
 
     report = engine.up()
@@ -547,3 +551,37 @@ def test_a_quiet_stack_passes_the_refreshed_preview(cloud: EmulatedAws) -> None:
     # service); from then on it is quiet too.
     engine.refresh()
     assert not engine.refresh(expect_no_changes=True).changed
+
+
+def test_a_deployment_whose_tag_is_not_pushed_stops_before_anything_is_written(
+    cloud: EmulatedAws,
+) -> None:
+    for tag in ("1.0", "1.1", "1.2"):
+        cloud.push_image("team/app", tag)
+    containers = [{"name": "api", "repository": "team/app", "tag": "1.3"}]
+    engine = stack(containers=containers)
+
+    for run in (engine.preview, engine.up):
+        with pytest.raises(DeploymentFailed) as raised:
+            run()
+        message = str(raised.value)
+        assert "container 'api' uses image team/app:1.3" in message
+        # The tags that do exist, newest first (pushes within a second may tie).
+        nearby = re.search(r"its newest tags are (.*?)\. Push", message)
+        assert nearby and sorted(nearby[1].split(", ")) == ["1.0", "1.1", "1.2"]
+    assert engine.state == {} and cloud.lightsail.services == {}
+    assert cloud.policy("team/worker") is None
+
+
+def test_image_tags_are_checked_with_one_describe_per_repository(cloud: EmulatedAws) -> None:
+    cloud.push_image("team/app", "1.0")
+    cloud.push_image("team/worker", "2.0")
+    containers = [
+        {"name": "api", "repository": "team/app", "tag": "1.0"},
+        {"name": "jobs", "repository": "team/app", "tag": "1.0"},
+        {"name": "worker", "repository": "team/worker", "tag": "2.0"},
+    ]
+    with cloud.record_calls() as record:
+        stack(containers=containers).up()
+
+    assert record.of("program").get("ecr:DescribeImages") == 2

@@ -67,9 +67,12 @@ def test_ecr_statement_has_exactly_the_guide_actions_on_exactly_the_repositories
 
 
 def test_ecr_actions_appear_only_in_the_scoped_statement() -> None:
-    document = parsed(ARNS, deploys=True)
+    document = parsed(ARNS, deploys=False)
     ecr = [a for a in all_actions(document) if a.startswith("ecr:")]
     assert sorted(ecr) == sorted(GUIDE_ECR_ACTIONS)
+    # A deployment's image tags are checked first: DescribeImages, on the same repositories.
+    (statement,) = ecr_statements(parsed(ARNS, deploys=True))
+    assert sorted(statement["Action"]) == sorted([*GUIDE_ECR_ACTIONS, "ecr:DescribeImages"])
 
 
 def test_single_repository() -> None:
@@ -98,7 +101,7 @@ def test_deployment_actions_only_when_deploying_containers() -> None:
     without = set(all_actions(parsed(ARNS, deploys=False)))
     assert with_deploy >= DEPLOYMENT_ACTIONS
     assert not DEPLOYMENT_ACTIONS & without
-    assert with_deploy - without == DEPLOYMENT_ACTIONS
+    assert with_deploy - without == DEPLOYMENT_ACTIONS | {"ecr:DescribeImages"}
 
 
 def test_lightsail_actions_the_program_calls_are_always_there() -> None:
