@@ -1,9 +1,12 @@
 """A Pulumi component for Lightsail container services that pull from private ECR repositories."""
 
-from components.container_service import (
+from .container_service import (
     PrivateEcrContainerService,
     PrivateEcrContainerServiceArgs,
 )
-from components.validation import ConfigurationError
+from .validation import ConfigurationError
+
+__version__ = "0.2.0"
+"""This package's version (the wheel's, read by setuptools); CHANGELOG.md says what changed."""
 
 __all__ = ["ConfigurationError", "PrivateEcrContainerService", "PrivateEcrContainerServiceArgs"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.validation import ConfigurationError
+from .validation import ConfigurationError
 
 
 @dataclass(frozen=True)

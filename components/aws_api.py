@@ -20,8 +20,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from components.concurrency import bounded_map
-from components.identity import AwsIdentity
+from .concurrency import bounded_map
+from .identity import AwsIdentity
 
 # Standard retry mode backs off on throttling and transient faults by itself; a few
 # more attempts than the default ride out a busy account during a large `up`. The

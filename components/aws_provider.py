@@ -16,8 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.identity import AwsIdentity
-from components.validation import ConfigurationError
+from .identity import AwsIdentity
+from .validation import ConfigurationError
 
 _HOW_INSTEAD = (
     "pass the provider's settings as args['aws_identity'] = AwsIdentity(profile=..., "

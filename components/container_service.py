@@ -8,19 +8,19 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components import adoption, aws_api, deployment, validation
-from components.aws_api import repository_arn
-from components.aws_provider import (
+from . import adoption, aws_api, deployment, validation
+from .aws_api import repository_arn
+from .aws_provider import (
     check_no_explicit_provider,
     provider_for,
     stack_default_tags,
 )
-from components.dynamic_providers import PullerRole
-from components.identity import AwsIdentity
-from components.operator_policy import operator_policy
-from components.puller_role import DEFAULT_TIMEOUT_SECONDS
-from components.repository import image_uri_prefix, parse_repositories
-from components.repository_policies import RepositoryPolicyBook
+from .dynamic_providers import PullerRole
+from .identity import AwsIdentity
+from .operator_policy import operator_policy
+from .puller_role import DEFAULT_TIMEOUT_SECONDS
+from .repository import image_uri_prefix, parse_repositories
+from .repository_policies import RepositoryPolicyBook
 
 TYPE_TOKEN = "lightsail-ecr:index:PrivateEcrContainerService"
 

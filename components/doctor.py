@@ -23,10 +23,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ProfileNotFound
 
-from components import aws_api
-from components.aws_api import AwsCallError
-from components.identity import AssumedRole, AwsIdentity
-from components.policy import (
+from . import aws_api
+from .aws_api import AwsCallError
+from .identity import AssumedRole, AwsIdentity
+from .policy import (
     PULL_ACTIONS,
     MalformedPolicyError,
     PolicyError,
@@ -36,10 +36,10 @@ from components.policy import (
     serialise,
     statement_sid,
 )
-from components.pull_access import PullAccess, evaluate
-from components.puller_role import RoleState, role_state
-from components.repository import ImageRef, RepositoryRef, parse_image, parse_repository
-from components.validation import ConfigurationError, check_region, check_service_name
+from .pull_access import PullAccess, evaluate
+from .puller_role import RoleState, role_state
+from .repository import ImageRef, RepositoryRef, parse_image, parse_repository
+from .validation import ConfigurationError, check_region, check_service_name
 
 OK, PROBLEM, WARNING = "ok", "problem", "warning"
 EXIT_OK, EXIT_PROBLEM, EXIT_COULD_NOT_LOOK = 0, 1, 2
@@ -648,7 +648,7 @@ def _short(image: str | None) -> str | None:
 
 def parser() -> argparse.ArgumentParser:
     command = argparse.ArgumentParser(
-        prog="python -m components.doctor",
+        prog=f"python -m {__package__}.doctor",  # components, or lightsail_ecr_access
         description="Say why a Lightsail container service cannot pull its private ECR "
         "images. Reads only. Exit status: 0 no problem, 1 a problem, 2 could not look.",
     )

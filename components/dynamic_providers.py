@@ -14,10 +14,20 @@ the project root (or the `main:` folder of Pulumi.yaml) with that folder first o
   settings (a profile name, role ARNs, never keys) stored as inputs, once per process
   (``aws_api.cached_client``);
 - implement `diff`, so that a changed input is seen.
+
+The classes name `PICKLE_MODULE` as their module, not this module's own name: this
+folder is imported as `components` from the project's checkout and as
+`lightsail_ecr_access` once installed, and the state must name the same module either
+way, from one version to the next. The top-level `lightsail_ecr_access_providers.py`
+(at the checkout's root, and installed beside the package) is that module: in a
+process that has imported this package, its name is bound to this module (below); in
+a new provider process, importing it imports the package beside it. State written by
+0.1.0 names `components.dynamic_providers`, which the checkout keeps importable.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pulumi
@@ -30,8 +40,11 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components import aws_api, puller_role, revocation
-from components.identity import AwsIdentity
+from . import aws_api, puller_role, revocation
+from .identity import AwsIdentity
+
+PICKLE_MODULE = "lightsail_ecr_access_providers"
+"""The module path the state holds for these classes. Never change it."""
 
 _ROLE_KEYS = ("region", "service_name", "active", "identity")
 _GRANT_KEYS = ("region", "repository", "sid")
@@ -56,6 +69,8 @@ def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) 
 
 class PullerRoleProvider(ResourceProvider):
     """Makes a service's ECR image puller role active or not, and reports its ARN."""
+
+    __module__ = PICKLE_MODULE
 
     # The provider holds no secrets; keep the state readable.
     serialize_as_secret_always = False
@@ -127,6 +142,8 @@ class PullerRoleProvider(ResourceProvider):
 
 class GrantFinalizerProvider(ResourceProvider):
     """On delete, removes one service's statement from a repository policy, nothing else."""
+
+    __module__ = PICKLE_MODULE
 
     serialize_as_secret_always = False
 
@@ -211,3 +228,28 @@ class GrantFinalizer(Resource, module="lightsail-ecr", name="GrantFinalizer"):
             },
             opts,
         )
+
+
+def _bind_pickle_module() -> None:
+    """Make `PICKLE_MODULE` this module in this process, so that pickles name it.
+
+    dill pickles a class by reference only when its module path leads back to that very
+    class; otherwise it silently stores the class by value (bytecode in the state). So a
+    second copy of this package in one process (say `components` and
+    `lightsail_ecr_access` both imported) is refused here, not left to do that.
+    """
+    this = sys.modules[__name__]
+    bound = sys.modules.setdefault(PICKLE_MODULE, this)
+    # Once `lightsail_ecr_access_providers.py` has run (a provider process), the name is
+    # bound to that file's module, which serves the classes of the copy it imported
+    # (`implementation`; not set yet while that import is running this very code).
+    serving = bound if bound.__name__ != PICKLE_MODULE else getattr(bound, "implementation", this)
+    if serving is not this:
+        raise ImportError(
+            f"{__name__} and {serving.__name__} are two copies of the Lightsail ECR access "
+            f"component in one process; import only one of them (the installed "
+            f"lightsail_ecr_access, or components from the project's checkout)"
+        )
+
+
+_bind_pickle_module()

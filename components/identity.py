@@ -38,7 +38,7 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 
-from components.validation import ConfigurationError
+from .validation import ConfigurationError
 
 SESSION_NAME = "lightsail-ecr-access"
 # Services the project calls, by the key pulumi-aws uses in `aws:endpoints`.

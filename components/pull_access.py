@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.policy import PULL_ACTIONS, statement_sid, statements_of
+from .policy import PULL_ACTIONS, statement_sid, statements_of
 
 # The principal ARN Lightsail gives a service's ECR image puller role; the last path
 # element changes every time the role is created again.

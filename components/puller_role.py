@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from components import aws_api
+from . import aws_api
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 _FIRST_DELAY, _MAX_DELAY = 2.0, 20.0

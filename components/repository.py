@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from components.deployment import _TAG
-from components.validation import ConfigurationError
+from .deployment import _TAG
+from .validation import ConfigurationError
 
 # ECR's own pattern for repository names (CreateRepository), 2 to 256 characters.
 _NAME = r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"

@@ -27,14 +27,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import aws_api, policy
-from components.aws_provider import provider_account
-from components.concurrency import bounded_map
-from components.dynamic_providers import GrantFinalizer
-from components.identity import AwsIdentity
-from components.program_end import ProgramEnd
-from components.repository import RepositoryRef
-from components.validation import ConfigurationError
+from . import aws_api, policy
+from .aws_provider import provider_account
+from .concurrency import bounded_map
+from .dynamic_providers import GrantFinalizer
+from .identity import AwsIdentity
+from .program_end import ProgramEnd
+from .repository import RepositoryRef
+from .validation import ConfigurationError
 
 # A realistic upper bound for a puller role ARN, used to check the document's size
 # before the real ARN is known (that is, before anything is written).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from components import aws_api, policy
+from . import aws_api, policy
 
 
 class Revocation(enum.Enum):

@@ -91,7 +91,7 @@ def check_timeout(seconds: Any) -> float:
 
 
 def check_identity(identity: Any) -> Any:
-    from components.identity import AwsIdentity
+    from .identity import AwsIdentity
 
     if not isinstance(identity, AwsIdentity):
         raise ConfigurationError(

@@ -24,7 +24,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
-from components import aws_api, puller_role
+from emulation.component import aws_api, puller_role
 from emulation.lightsail import LightsailEmulator, error_response
 
 _FAKE_ENV = {

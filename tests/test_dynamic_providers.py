@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import pickletools
+import subprocess
+import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,7 +28,7 @@ from botocore.stub import Stubber
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components import aws_api, puller_role
-from components.dynamic_providers import GrantFinalizerProvider, PullerRoleProvider
+from components.dynamic_providers import PICKLE_MODULE, GrantFinalizerProvider, PullerRoleProvider
 from components.identity import AssumedRole, AwsIdentity
 from components.policy import pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services, put_policy
@@ -36,6 +41,27 @@ GET = {"serviceName": SERVICE}
 
 # --- (a) pickled by reference --------------------------------------------------------
 
+ROOT = Path(__file__).resolve().parent.parent
+# What 0.1.0 (checkout only) wrote into every stack's state, byte for byte.
+PICKLED_BY_0_1_0 = {
+    "PullerRoleProvider": (
+        "gASVOgAAAAAAAACMHGNvbXBvbmVudHMuZHluYW1pY19wcm92aWRlcnOUjBJQdWxsZXJSb2xlUHJvdmlkZXKU"
+        "k5QpgZQu"
+    ),
+    "GrantFinalizerProvider": (
+        "gASVPgAAAAAAAACMHGNvbXBvbmVudHMuZHluYW1pY19wcm92aWRlcnOUjBZHcmFudEZpbmFsaXplclByb3Zp"
+        "ZGVylJOUKYGULg=="
+    ),
+}
+
+
+def pickled_global(raw: bytes) -> tuple[str, str]:
+    """The (module, qualified name) that a pickled provider's class is looked up by."""
+    ops = list(pickletools.genops(raw))
+    at = next(i for i, (op, _, _) in enumerate(ops) if op.name == "STACK_GLOBAL")
+    strings = [arg for _, arg, _ in ops[:at] if isinstance(arg, str)]
+    return strings[-2], strings[-1]
+
 
 @pytest.mark.parametrize("provider_class", [PullerRoleProvider, GrantFinalizerProvider])
 def test_provider_pickles_by_reference(provider_class: type) -> None:
@@ -46,13 +72,92 @@ def test_provider_pickles_by_reference(provider_class: type) -> None:
 
     assert type(restored) is provider_class
     # Stored by module path and class name, not by value: renaming either breaks the
-    # `destroy` of stacks that hold the old pickle.
-    assert b"components.dynamic_providers" in raw
-    assert provider_class.__name__.encode() in raw
+    # `destroy` of stacks that hold the old pickle. The path is the stable module's,
+    # the same from the checkout (`components`) and installed (`lightsail_ecr_access`).
+    assert pickled_global(raw) == (PICKLE_MODULE, provider_class.__name__)
+    assert PICKLE_MODULE == "lightsail_ecr_access_providers"
+    assert b"components" not in raw
     assert len(raw) < 300
     # No bytecode of the methods is carried.
     assert b"revoke_statement" not in raw
     assert b"ensure_puller_role" not in raw
+
+
+@pytest.mark.parametrize("provider_class", [PullerRoleProvider, GrantFinalizerProvider])
+def test_pickles_written_by_0_1_0_still_restore(provider_class: type) -> None:
+    raw = base64.b64decode(PICKLED_BY_0_1_0[provider_class.__name__])
+    assert pickled_global(raw) == ("components.dynamic_providers", provider_class.__name__)
+
+    assert type(dill.loads(raw)) is provider_class
+
+
+def test_grant_of_a_0_1_0_stack_is_revoked_by_its_stored_provider(ecr: Any) -> None:
+    put_policy(
+        ecr, {"Version": "2012-10-17", "Statement": [OTHER_TEAM, pull_statement(SERVICE, ROLE_ARN)]}
+    )
+    stored = dill.loads(base64.b64decode(PICKLED_BY_0_1_0["GrantFinalizerProvider"]))
+
+    stored.delete("id", dict(GRANT))
+
+    policy = json.loads(ecr.get_repository_policy(repositoryName=REPOSITORY)["policyText"])
+    assert policy["Statement"] == [OTHER_TEAM]
+
+
+RESTORE_IN_NEW_PROCESS = """
+import base64, json, sys
+import dill
+found = []
+for text in sys.argv[1:]:
+    provider = dill.loads(base64.b64decode(text))
+    found.append([type(provider).__module__, type(provider).__name__,
+                  sys.modules[type(provider).__module__].__file__,
+                  type(provider).create.__code__.co_filename])
+print(json.dumps(found))
+"""
+
+
+def test_a_new_provider_process_in_the_checkout_restores_old_and_new_pickles() -> None:
+    """As Pulumi starts it: in the project root, which is first on sys.path."""
+    new = [serialize_provider(c()) for c in (PullerRoleProvider, GrantFinalizerProvider)]
+    old = list(PICKLED_BY_0_1_0.values())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    for pickles in (new, old):
+        done = subprocess.run(
+            [sys.executable, "-c", RESTORE_IN_NEW_PROCESS, *pickles],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        restored = json.loads(done.stdout)
+        assert [name for _, name, _, _ in restored] == [
+            "PullerRoleProvider",
+            "GrantFinalizerProvider",
+        ]
+        for module, _, module_file, code_file in restored:
+            # The code that runs is the checkout's, whichever name the pickle holds.
+            assert code_file == str(ROOT / "components" / "dynamic_providers.py")
+            assert module == PICKLE_MODULE
+            # A new pickle is looked up through the stable module's file; an old one
+            # imports components.dynamic_providers, which then serves that name itself.
+            stable = "lightsail_ecr_access_providers.py" if pickles is new else "components"
+            assert stable in module_file
+
+
+def test_a_second_copy_of_the_package_in_one_process_is_refused(tmp_path: Path) -> None:
+    """Its classes could not be pickled by reference: dill would store them by value."""
+    (tmp_path / "othercopy").symlink_to(ROOT / "components")
+    program = "import components, othercopy"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
+
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    assert "othercopy.dynamic_providers and components.dynamic_providers are two copies" in (
+        done.stderr
+    )
 
 
 # --- (b) grant finalizer ---------------------------------------------------------------

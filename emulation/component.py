@@ -1,0 +1,24 @@
+"""The component package the emulation reaches into: its clients and its puller role's clock.
+
+From this checkout that is `components`, the folder the project's own `__main__.py`
+imports. The packaging test (tests/test_package.py) runs an outside program against a
+copy of the component installed from the wheel, where the only name is
+`lightsail_ecr_access`: it sets ``EMULATED_COMPONENT=lightsail_ecr_access`` so that the
+emulation patches the copy that program runs, and never imports the checkout's.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+PACKAGE = os.environ.get("EMULATED_COMPONENT", "components")
+
+if TYPE_CHECKING:
+    from components import aws_api, puller_role
+else:
+    aws_api = import_module(f"{PACKAGE}.aws_api")
+    puller_role = import_module(f"{PACKAGE}.puller_role")
+
+__all__ = ["PACKAGE", "aws_api", "puller_role"]

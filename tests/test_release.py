@@ -1,0 +1,58 @@
+"""The package's metadata agrees with the checkout's: one version, one set of ranges."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+
+from components import __version__
+from tests.conftest import ROOT
+
+
+def _requirements(path: str) -> list[str]:
+    lines = (ROOT / path).read_text().splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def test_the_package_declares_the_runtime_ranges_of_requirements_txt() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    assert project["dependencies"] == _requirements("requirements.txt")
+
+
+def test_the_version_comes_from_the_package_and_the_changelog_describes_it() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+
+    assert "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "lightsail_ecr_access.__version__"
+    }
+    releases = re.findall(r"^## (\d+\.\d+\.\d+)\b", changelog, flags=re.MULTILINE)
+    assert releases[0] == __version__
+    assert releases == sorted(releases, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
+
+
+def test_the_example_installs_this_package_from_its_path() -> None:
+    assert _requirements("examples/two-services/requirements.txt") == ["../.."]
+
+
+def test_the_package_imports_itself_only_relatively() -> None:
+    """Installed, the folder is `lightsail_ecr_access`: an absolute `components.` import
+    inside it would fail there (or import another project's `components`)."""
+    absolute = []
+    for path in sorted((ROOT / "components").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else
+                []
+            )  # fmt: skip
+            absolute += [
+                f"{path.name}:{node.lineno} {name}"
+                for name in names
+                if name == "components" or name.startswith("components.")
+            ]
+
+    assert absolute == []
