@@ -134,8 +134,7 @@ def main(project: Path, checkout: Path) -> None:
     # Nothing of the checkout's source ran here: the component came from the virtualenv,
     # the emulation from a copy. (A virtualenv inside the checkout, as CI's, is no source.)
     sources = [
-        checkout / name
-        for name in ("components", "emulation", "examples", "tests", "__main__.py")
+        checkout / name for name in ("components", "emulation", "examples", "tests", "__main__.py")
     ] + [checkout / "lightsail_ecr_access_providers.py"]
     facts["from_checkout"] = sorted(
         name
