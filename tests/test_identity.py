@@ -294,3 +294,29 @@ def test_the_doctor_reads_as_the_stack_would(cloud: EmulatedAws) -> None:
     ambient = build_clients()("sts", REGION).get_caller_identity()["Account"]
 
     assert (as_prod, as_role, ambient) == (PROD_ACCOUNT, PROD_ACCOUNT, DEV_ACCOUNT)
+
+
+def test_an_identity_argument_reads_and_writes_the_other_account_end_to_end(
+    cloud: EmulatedAws, tmp_path: Any
+) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: other\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "import os\n"
+        "import pulumi\n"
+        "from components import PrivateEcrContainerService\n"
+        "from components.identity import AwsIdentity\n"
+        "identity = AwsIdentity(profile='prod', "
+        "shared_config_file=os.environ['AWS_CONFIG_FILE'])\n"
+        "web = PrivateEcrContainerService('web', {'service_name': 'web', "
+        "'region': 'us-east-1', 'repositories': ['team/app'], 'aws_identity': identity})\n"
+        "pulumi.export('role', web.principal_arn)\n"
+    )
+    engine = Engine(tmp_path, "dev", {"config": {"aws:region": REGION}})
+
+    report = engine.up()
+
+    assert f":{PROD_ACCOUNT}:" in report.outputs["role"]
+    assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush", "AllowLightsailPull-web"]
+    assert sids(cloud.policy("team/app")) == ["DevOnly"]
+    engine.destroy()
+    assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush"]
