@@ -194,3 +194,32 @@ def test_deployment_the_service_cannot_pull_fails_like_the_provider(cloud: Emula
         )
 
     assert cloud.lightsail.service("web", REGION).deployments[-1]["state"] == "FAILED"
+
+
+def test_an_import_is_followed_by_an_update_towards_the_goal(
+    cloud: EmulatedAws, tmp_path: Path
+) -> None:
+    """As the engine has done since 3.174: read the live resource, diff, update."""
+    cloud.lightsail.add_existing_service("web", REGION, power="micro", tags={"team": "a"})
+    (tmp_path / "Pulumi.yaml").write_text("name: adopt\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        textwrap.dedent(
+            """
+            import pulumi
+            import pulumi_aws as aws
+
+            aws.lightsail.ContainerService(
+                "web", name="web", power="nano", scale=1, region="us-east-1",
+                opts=pulumi.ResourceOptions(import_="web"),
+            )
+            """
+        )
+    )
+    engine = Engine(tmp_path, "dev", {"config": {"aws:region": REGION}})
+
+    report = engine.up()
+
+    assert report.imported == ["web"] and report.updated == ["web"]
+    live = cloud.lightsail.service("web", REGION)
+    assert live.power == "nano" and live.tags == []  # resized, and its tags are gone
+    assert not engine.up().changed  # the import option is inert once in the state
