@@ -34,20 +34,25 @@ class ProgramEnd:
     def __init__(self, root: Any) -> None:
         self._loop = asyncio.get_event_loop()
         self._future: asyncio.Future[None] = self._loop.create_future()
+        self._root = root
+        self._watcher: asyncio.Task[None] | None = None
+        self.signal = ""
+        """What ended the declarations: "register_outputs", or "watch" (the fallback)."""
         self.exact = not getattr(root, "_outputs_registered", False)
         if self.exact:
             original = root.register_outputs
 
             def register_outputs(outputs: Any) -> None:
-                self._finish(failed=sys.exc_info()[1])
+                self._finish(failed=sys.exc_info()[1], signal="register_outputs")
                 original(outputs)
 
             # An instance attribute: only this run's root stack is affected.
             root.register_outputs = register_outputs
 
-    def _finish(self, failed: BaseException | None) -> None:
+    def _finish(self, failed: BaseException | None, signal: str) -> None:
         if self._future.done():
             return
+        self.signal = signal
         if failed is not None:
             self._future.set_exception(
                 ProgramFailed(
@@ -67,5 +72,16 @@ class ProgramEnd:
     async def wait(self) -> None:
         if not self.exact:
             await asyncio.sleep(0)  # the straight-line body has run by now
-            self._finish(failed=None)
+            self._finish(failed=None, signal="one loop turn")
+        elif self._watcher is None and not self._future.done():
+            # Should a later SDK register the stack's outputs another way, the documents
+            # must still be computed, not wait for ever: watch the flag it sets too.
+            self._watcher = asyncio.ensure_future(self._watch())
         await self._future
+
+    async def _watch(self) -> None:
+        while not self._future.done():
+            if getattr(self._root, "_outputs_registered", False):
+                self._finish(failed=None, signal="watch")
+                return
+            await asyncio.sleep(0.05)

@@ -7,6 +7,7 @@ Each scenario is a small program of its own, run by the emulated engine inside
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import textwrap
 from collections.abc import Iterator
@@ -165,3 +166,47 @@ def test_a_component_provider_construct_is_refused_with_the_reason() -> None:
 
     with pytest.raises(ConfigurationError, match="multi-language component provider"):
         contextvars.copy_context().run(construct)
+
+
+def test_the_program_end_is_the_root_stack_registering_its_outputs(
+    cloud: EmulatedAws, tmp_path: Path
+) -> None:
+    # Pins the SDK behaviour the shared documents rely on; the flag watch is a fallback.
+    engine = project(
+        tmp_path,
+        """
+        from components.repository_policies import RepositoryPolicyBook
+
+        service("web")
+        end = RepositoryPolicyBook.for_this_program().program_end
+        pulumi.export("signal", pulumi.Output.from_input(end.wait()).apply(lambda _: end.signal))
+        """,
+    )
+
+    assert engine.up().outputs["signal"] == "register_outputs"
+
+
+def test_when_the_stack_registers_its_outputs_another_way_the_flag_still_ends_the_wait() -> None:
+    from components.program_end import ProgramEnd
+
+    class Root:
+        _outputs_registered = False
+
+        def register_outputs(self, outputs: Any) -> None:
+            return None
+
+    async def scenario() -> str:
+        root = Root()
+        end = ProgramEnd(root)
+        waiting = asyncio.ensure_future(end.wait())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        root._outputs_registered = True  # set without calling the instance's method
+        await asyncio.wait_for(waiting, timeout=2)
+        return end.signal
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(scenario()) == "watch"
+    finally:
+        loop.close()
