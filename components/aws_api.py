@@ -44,11 +44,18 @@ class AwsCallError(RuntimeError):
         self.code = code
 
 
-def client(service: str, region: str, identity: AwsIdentity | None = None) -> Any:
+def client(
+    service: str,
+    region: str,
+    identity: AwsIdentity | None = None,
+    session: Any | None = None,
+) -> Any:
     """A boto3 client for ``service`` in ``region``, acting as ``identity`` (the AWS
-    provider's; ambient credentials when None), with standard retries."""
-    # A fresh session each time: sessions are not thread-safe, clients are.
-    return (identity or AwsIdentity()).client(service, region, config=_RETRIES)
+    provider's; ambient credentials when None), with standard retries.
+
+    Without ``session`` a fresh one is made; a session given must be the identity's
+    and used by one thread at a time (sessions are not thread-safe, clients are)."""
+    return (identity or AwsIdentity()).client(service, region, config=_RETRIES, session=session)
 
 
 def error_code(exc: BaseException) -> str | None:

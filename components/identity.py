@@ -37,6 +37,7 @@ from botocore.credentials import (
     CredentialResolver,
     DeferredRefreshableCredentials,
 )
+from botocore.exceptions import ProfileNotFound
 
 from .validation import ConfigurationError
 
@@ -205,12 +206,34 @@ class AwsIdentity:
             core.set_config_variable("profile", self.profile)
         for role in self.assume_roles:
             core = self._assumed(core, role, region)
-        return boto3.session.Session(botocore_session=core)
+        try:
+            return boto3.session.Session(botocore_session=core)
+        except ProfileNotFound:
+            raise self._profile_not_found() from None
 
-    def client(self, service: str, region: str, config: Config | None = None) -> Any:
+    def client(
+        self,
+        service: str,
+        region: str,
+        config: Config | None = None,
+        session: boto3.session.Session | None = None,
+    ) -> Any:
+        """A client acting as this identity; from ``session`` (one of this identity's,
+        used by one thread at a time) when given, so that several clients share its
+        credentials (one AssumeRole, not one per client) and its caches."""
         endpoint = dict(self.endpoints).get(service)
-        return self.session(region).client(
-            service, region_name=region, config=config, endpoint_url=endpoint
+        try:
+            return (session or self.session(region)).client(
+                service, region_name=region, config=config, endpoint_url=endpoint
+            )
+        except ProfileNotFound:
+            raise self._profile_not_found() from None
+
+    def _profile_not_found(self) -> ConfigurationError:
+        return ConfigurationError(
+            f"AWS profile {self.profile!r} (aws:profile) is not in the shared config or "
+            "credentials files this run reads; name a profile that `aws configure "
+            "list-profiles` shows, or point aws:sharedConfigFiles at the file that has it"
         )
 
     def assumed_role_arns(self) -> list[str]:

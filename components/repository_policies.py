@@ -106,6 +106,7 @@ class RepositoryPolicyBook:
         self.program_end = program_end
         self._entries: dict[tuple[str, str, str], RepositoryEntry] = {}
         self._clients: dict[tuple[AwsIdentity, str, str], Any] = {}
+        self._sessions: dict[tuple[AwsIdentity, str], Any] = {}
         self._accounts: dict[tuple[AwsIdentity, str], str] = {}
         self._checked: set[tuple[AwsIdentity, str, int]] = set()
 
@@ -130,7 +131,11 @@ class RepositoryPolicyBook:
         """One client per identity, service and Region per run, shared by every read."""
         key = (identity, service, region)
         if key not in self._clients:
-            self._clients[key] = aws_api.client(service, region, identity)
+            # Built in the program's thread, from one session per identity and Region.
+            if (identity, region) not in self._sessions:
+                self._sessions[(identity, region)] = identity.session(region)
+            session = self._sessions[(identity, region)]
+            self._clients[key] = aws_api.client(service, region, identity, session=session)
         return self._clients[key]
 
     def account(self, identity: AwsIdentity, region: str) -> str:

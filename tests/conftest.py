@@ -159,9 +159,9 @@ def client_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     built: list[tuple[str, str]] = []
     original = aws_api.client
 
-    def counting(service: str, region: str, identity: Any = None) -> Any:
+    def counting(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
         built.append((service, region))
-        return original(service, region, identity)
+        return original(service, region, identity, session)
 
     monkeypatch.setattr(aws_api, "client", counting)
     return built
@@ -178,8 +178,8 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
     original = aws_api.client
     faults: list[tuple[str, str, str]] = []
 
-    def client(service: str, region: str, identity: Any = None) -> Any:
-        built = original(service, region, identity)
+    def client(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
+        built = original(service, region, identity, session)
         for svc, operation, code in faults:
             if svc == service:
                 built.meta.events.register(

@@ -189,7 +189,13 @@ def test_assumed_roles_are_followed_and_named_in_the_operator_policy(cloud: Emul
     role = f"arn:aws:iam::{PROD_ACCOUNT}:role/deployer"
     engine = stack(assumeRoles=[{"roleArn": role, "sessionName": "ci"}])
 
-    report = engine.up()
+    with cloud.record_calls() as record:
+        report = engine.up()
+
+    # One AssumeRole for the run's clients (STS and ECR share a session), one for the
+    # puller role provider's process, one for the provider's getCallerIdentity invoke
+    # (answered in this process by the emulation); not one per client.
+    assert record.of("program").get("sts:AssumeRole") == 3
 
     assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush", "AllowLightsailPull-web"]
     assert sids(cloud.policy("team/app")) == ["DevOnly"]
@@ -320,3 +326,8 @@ def test_an_identity_argument_reads_and_writes_the_other_account_end_to_end(
     assert sids(cloud.policy("team/app")) == ["DevOnly"]
     engine.destroy()
     assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush"]
+
+
+def test_a_profile_that_is_not_configured_is_named_with_the_fix(cloud: EmulatedAws) -> None:
+    with pytest.raises(ConfigurationError, match="AWS profile 'staging' \\(aws:profile\\)"):
+        AwsIdentity(profile="staging").client("sts", REGION)

@@ -50,8 +50,8 @@ def ecr_calls(ecr: Any, monkeypatch: pytest.MonkeyPatch) -> EcrCalls:
     seen = EcrCalls()
     original = aws_api.client
 
-    def client(service: str, region: str, identity: Any = None) -> Any:
-        built = original(service, region, identity)
+    def client(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
+        built = original(service, region, identity, session)
         seen.built.append((service, region))
 
         def record(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
