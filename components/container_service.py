@@ -158,7 +158,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             prefixes = {ref.name: image_uri_prefix(account, region, ref.name) for ref in refs}
             # Revoking earlier statements still needs the ECR permissions.
             repository_arns = [repository_arn(region, account, ref.name) for ref in refs]
-        by_reference = {**prefixes, **{ref.given: prefixes[ref.name] for ref in refs}}
+        by_reference = {written: prefixes[name] for written, name in names.items()}
         containers = deployment.container_args(
             validation.check_list(
                 args.get("containers"),

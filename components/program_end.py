@@ -32,8 +32,7 @@ class ProgramEnd:
     """An awaitable end of the running program's declarations (one per program run)."""
 
     def __init__(self, root: Any) -> None:
-        self._loop = asyncio.get_event_loop()
-        self._future: asyncio.Future[None] = self._loop.create_future()
+        self._future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._root = root
         self._watcher: asyncio.Task[None] | None = None
         self.signal = ""

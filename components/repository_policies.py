@@ -59,7 +59,6 @@ class RepositoryEntry:
     original: policy.Document | None
     grants: list[Grant] = field(default_factory=list)
     policy_resource: aws.ecr.RepositoryPolicy | None = None
-    sealed: bool = False
     images: aws_api.ImageTags = field(default_factory=aws_api.ImageTags)
     """The tags asked for a deployment that the repository lacks, and its newest ones."""
 
@@ -108,7 +107,7 @@ class RepositoryPolicyBook:
         self._clients: dict[tuple[AwsIdentity, str, str], Any] = {}
         self._sessions: dict[tuple[AwsIdentity, str], Any] = {}
         self._accounts: dict[tuple[AwsIdentity, str], str] = {}
-        self._checked: set[tuple[AwsIdentity, str, int]] = set()
+        self._checked: set[tuple[AwsIdentity, str, pulumi.ProviderResource | None]] = set()
 
     @classmethod
     def for_this_program(cls) -> RepositoryPolicyBook:
@@ -149,7 +148,7 @@ class RepositoryPolicyBook:
         self, identity: AwsIdentity, region: str, provider: pulumi.ProviderResource | None
     ) -> None:
         """Stop unless boto3 (as ``identity``) and the AWS provider act in one account."""
-        key = (identity, region, id(provider))
+        key = (identity, region, provider)
         if key in self._checked:
             return
         ours = self.account(identity, region)
@@ -168,10 +167,6 @@ class RepositoryPolicyBook:
     def check_location(self, ref: RepositoryRef, region: str, identity: AwsIdentity) -> None:
         """Refuse a repository outside the stack's Region or account."""
         ref.check_location(region, self.account(identity, region) if ref.account else None)
-
-    def repository(self, ref: RepositoryRef, region: str, identity: AwsIdentity) -> RepositoryEntry:
-        """Look the repository up and read its policy, once per program run."""
-        return self.repositories([ref], region, identity)[0]
 
     def repositories(
         self,
@@ -247,7 +242,7 @@ class RepositoryPolicyBook:
         cannot take (too large, declared twice or too late) stops the run before any
         resource, the container service included, is created.
         """
-        if entry.sealed or self.program_end.ended:
+        if self.program_end.ended:
             raise ConfigurationError(
                 f"a grant on repository {entry.name} for {service_name} was declared after "
                 "the program finished declaring its resources, when the repository's policy "
@@ -315,7 +310,6 @@ class RepositoryPolicyBook:
 
     async def _declared(self, entry: RepositoryEntry) -> list[Grant]:
         await self.program_end.wait()
-        entry.sealed = True
         return list(entry.grants)
 
     async def _finalizers(self, entry: RepositoryEntry) -> list[pulumi.Resource]:

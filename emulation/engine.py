@@ -583,4 +583,4 @@ def _crash_in(exc: BaseException) -> EngineCrashed | None:
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return EngineCrashed(str(exc)) if "the run died after provider action" in str(exc) else None
+    return None
