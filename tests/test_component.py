@@ -375,3 +375,14 @@ def _run_failing(body: Any, error: type[Exception], expected: str) -> Recording:
         run_program(body, recording=recording)
     assert expected in str(raised.value), str(raised.value)
     return recording
+
+
+def test_adopting_with_tags_that_are_outputs_is_refused(repos: Any, lightsail: Any) -> None:
+    lightsail.add_existing_service("web", REGION)
+
+    with pytest.raises(ConfigurationError, match="must be a map of text to text"):
+        run_program(
+            lambda: outputs_of(
+                build(adopt_existing_service=True, tags={"team": pulumi.Output.from_input("a")})
+            )
+        )

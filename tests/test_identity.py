@@ -331,3 +331,29 @@ def test_an_identity_argument_reads_and_writes_the_other_account_end_to_end(
 def test_a_profile_that_is_not_configured_is_named_with_the_fix(cloud: EmulatedAws) -> None:
     with pytest.raises(ConfigurationError, match="AWS profile 'staging' \\(aws:profile\\)"):
         AwsIdentity(profile="staging").client("sts", REGION)
+
+
+def test_an_identity_argument_must_be_an_aws_identity(repos: Any) -> None:
+    with pytest.raises(ConfigurationError, match="give an AwsIdentity"):
+        run_program(lambda: build(aws_identity={"profile": "prod"}).url)
+
+
+def test_a_provider_inherited_from_the_parent_is_refused(repos: Any) -> None:
+    def program() -> Any:
+        provider = aws.Provider("other", region=REGION, profile="prod")
+        parent = pulumi.ComponentResource(
+            "team:index:Platform", "platform", None, pulumi.ResourceOptions(providers=[provider])
+        )
+        return build(opts=pulumi.ResourceOptions(parent=parent)).url
+
+    with pytest.raises(
+        ConfigurationError, match=r"through opts\.provider, opts\.providers or its parent"
+    ):
+        run_program(program)
+
+
+def test_endpoints_of_the_provider_are_where_the_clients_go() -> None:
+    identity = AwsIdentity(endpoints=(("ecr", "http://localhost:4566"),))
+
+    assert identity.client("ecr", REGION).meta.endpoint_url == "http://localhost:4566"
+    assert "localhost" not in identity.client("sts", REGION).meta.endpoint_url

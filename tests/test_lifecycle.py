@@ -585,3 +585,28 @@ def test_image_tags_are_checked_with_one_describe_per_repository(cloud: Emulated
         stack(containers=containers).up()
 
     assert record.of("program").get("ecr:DescribeImages") == 2
+
+
+def test_adoption_counts_the_providers_default_tags_as_the_stacks(cloud: EmulatedAws) -> None:
+    cloud.lightsail.add_existing_service("web", REGION)  # no tags live
+    engine = stack(adoptExistingService=True)
+    engine.config["aws:defaultTags"] = {"tags": {"team": "orders"}}
+
+    with pytest.raises(DeploymentFailed, match=r"tags are \{\} live, \{'team': 'orders'\}"):
+        engine.up()
+
+    engine.config["aws:defaultTags"] = "team=orders"
+    with pytest.raises(DeploymentFailed, match="aws:defaultTags is 'team=orders'"):
+        engine.up()
+    assert _writes(cloud) == []
+
+
+def test_a_denied_image_check_names_the_action_and_writes_nothing(cloud: EmulatedAws) -> None:
+    cloud.push_image("team/app", "1.0")
+    cloud.fail("ecr", "DescribeImages", "AccessDeniedException")
+    engine = stack(containers=[{"name": "api", "repository": "team/app", "tag": "1.0"}])
+
+    with pytest.raises(DeploymentFailed, match="AWS denied ecr:DescribeImages on arn:aws:ecr:"):
+        engine.up()
+
+    assert engine.state == {} and cloud.lightsail.services == {}
