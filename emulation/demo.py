@@ -51,23 +51,6 @@ FREEZE = {
     "Principal": "*",
     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
 }
-# A single-platform image manifest, enough for ECR to hold the tag.
-MANIFEST = {
-    "schemaVersion": 2,
-    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-    "config": {
-        "mediaType": "application/vnd.docker.container.image.v1+json",
-        "digest": "sha256:" + "1" * 64,
-        "size": 1469,
-    },
-    "layers": [
-        {
-            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-            "digest": "sha256:" + "2" * 64,
-            "size": 2811478,
-        }
-    ],
-}
 SERVICE, REGION = "orders-api", "us-east-1"  # as in Pulumi.demo.yaml
 DOCTOR = [SERVICE, "--region", REGION]
 
@@ -99,9 +82,7 @@ def main() -> int:
     print("this machine and no account is used. The program is the real __main__.py.\n")
     with EmulatedAws(region="us-east-1", arn_after_polls=3) as aws:
         aws.create_repository(REPOSITORY, OTHER_TEAMS)
-        aws.ecr.put_image(
-            repositoryName=REPOSITORY, imageManifest=json.dumps(MANIFEST), imageTag=TAG
-        )
+        aws.push_image(REPOSITORY, TAG)
         print(f"ECR repository {REPOSITORY} holds image {TAG} and two other teams' statements:")
         print("\n".join(f"  {line}" for line in pretty(aws.policy(REPOSITORY))))
 

@@ -20,7 +20,7 @@ import pytest
 from components import aws_api, doctor
 from components.doctor import Diagnosis, DiagnosisError, diagnose
 from components.policy import pull_statement
-from emulation.cloud import EmulatedAws
+from emulation.cloud import EmulatedAws, image_manifest
 from tests.conftest import ACCOUNT, CI_PUSH, REGION
 
 SERVICE = "web"
@@ -35,25 +35,6 @@ OLD_ARN = (
 BATCH, LAYER = "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-
-
-def manifest(layer: str = "b") -> dict[str, Any]:
-    return {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "digest": "sha256:" + "c" * 64,
-            "size": 1,
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "digest": "sha256:" + layer * 64,
-                "size": 5,
-            }
-        ],
-    }
 
 
 def index(media_type: str, *platforms: tuple[str, str]) -> dict[str, Any]:
@@ -128,7 +109,7 @@ class Cloud:
     def push(self, tag: str = "1.0", document: dict[str, Any] | None = None) -> None:
         self.aws.ecr.put_image(
             repositoryName=REPOSITORY,
-            imageManifest=json.dumps(document or manifest()),
+            imageManifest=json.dumps(document or image_manifest("b")),
             imageTag=tag,
         )
 
