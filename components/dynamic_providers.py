@@ -28,6 +28,7 @@ a new provider process, importing it imports the package beside it. State writte
 from __future__ import annotations
 
 import sys
+import uuid
 from typing import Any
 
 import pulumi
@@ -40,7 +41,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from . import aws_api, puller_role, revocation
+from . import aws_api, policy, policy_writes, puller_role
 from .identity import AwsIdentity
 
 PICKLE_MODULE = "lightsail_ecr_access_providers"
@@ -48,6 +49,8 @@ PICKLE_MODULE = "lightsail_ecr_access_providers"
 
 _ROLE_KEYS = ("region", "service_name", "active", "identity")
 _GRANT_KEYS = ("region", "repository", "sid")
+_DOCUMENT_KEYS = ("region", "repository", "grants", "identity")
+_VERIFICATION_KEYS = ("region", "repository", "grants", "identity", "revision")
 # Settings that say how to reach AWS, not what the resource is: a change is an update.
 _IDENTITY_KEYS = ("identity",)
 
@@ -167,10 +170,112 @@ class GrantFinalizerProvider(ResourceProvider):
         return UpdateResult(self._outputs(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        outcome = revocation.revoke_statement(
+        # Revoked, then checked after the settle delay: a run that read the policy just
+        # before the revoke may write the statement back, and is then undone again.
+        outcome = policy_writes.revoke_verified(
             _client("ecr", props), props["repository"], props["region"], props["sid"]
         )
         pulumi.log.info(f"{props['repository']}: {outcome.value}")
+
+
+def _statements(props: dict[str, Any]) -> list[policy.Statement]:
+    """The pull statements of every grant the program makes on the repository, in order."""
+    return [policy.pull_statement(g["service"], g["principal"]) for g in props["grants"]]
+
+
+class FreshPolicyDocumentProvider(ResourceProvider):
+    """The repository policy to write, merged from a read taken just before the write.
+
+    Its input ``policy`` is the document merged from the program's own read, which is
+    what `pulumi preview` shows; on create and update it is replaced by the document
+    merged from a fresh read, seconds before the policy resource writes it. A grant the
+    fresh read lacks is written here at once (``policy_writes.ensure_grants``), so that a
+    new principal has been accepted by ECR before the policy resource writes.
+    """
+
+    __module__ = PICKLE_MODULE
+
+    serialize_as_secret_always = False
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        ensured = policy_writes.ensure_grants(
+            _client("ecr", props), props["repository"], props["region"], _statements(props)
+        )
+        return {
+            **{k: props.get(k) for k in _DOCUMENT_KEYS},
+            "policy": ensured.text,
+            "missing": [],
+            # Every fresh merge is a new revision: the verification runs after each.
+            "revision": uuid.uuid4().hex,
+        }
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._apply(props)
+        return CreateResult(f"{outs['region']}/{outs['repository']}", outs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = _changed(olds, news, _DOCUMENT_KEYS)
+        if news.get("policy") != olds.get("policy"):
+            # The live policy changed since the last merge (another team's edit).
+            changed.append("policy")
+        if news.get("missing"):
+            # The program's read lacks a grant that the last merge wrote: put it back.
+            changed.append("missing")
+        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._apply(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        # A refresh shows the live policy with the grants merged in: another team's new
+        # statement is no change to make, a grant someone removed is.
+        try:
+            text, missing = policy_writes.merged_from_fresh_read(
+                _client("ecr", props), props["repository"], props["region"], _statements(props)
+            )
+        except aws_api.AwsCallError as exc:
+            if exc.code == "RepositoryNotFoundException":
+                return ReadResult("", {})
+            raise
+        return ReadResult(id_, {**props, "policy": text, "missing": missing})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        # A document, not a thing in AWS: the grant finalizers remove the statements.
+        return None
+
+
+class GrantVerificationProvider(ResourceProvider):
+    """After each write of a repository policy, checks that every grant held; repairs."""
+
+    __module__ = PICKLE_MODULE
+
+    serialize_as_secret_always = False
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        repairs = policy_writes.verify_grants(
+            _client("ecr", props), props["repository"], props["region"], _statements(props)
+        )
+        if repairs:
+            pulumi.log.warn(
+                f"repository {props['repository']}: another writer removed this program's "
+                f"pull statement(s) while it wrote them; repaired ({repairs} repair(s)) "
+                "and verified"
+            )
+        return {**{k: props.get(k) for k in _VERIFICATION_KEYS}, "repairs": repairs}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._apply(props)
+        return CreateResult(f"{outs['region']}/{outs['repository']}", outs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = _changed(olds, news, _VERIFICATION_KEYS)
+        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._apply(news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
 
 
 class PullerRole(Resource, module="lightsail-ecr", name="PullerRole"):
@@ -225,6 +330,72 @@ class GrantFinalizer(Resource, module="lightsail-ecr", name="GrantFinalizer"):
                 "repository": repository,
                 "sid": sid,
                 "identity": (identity or AwsIdentity()).to_state(),
+            },
+            opts,
+        )
+
+
+class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDocument"):
+    """One repository's policy document, merged from a read taken just before the write."""
+
+    policy: pulumi.Output[str]
+    revision: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        region: str,
+        repository: str,
+        grants: pulumi.Input[list[dict[str, str]]],
+        planned: pulumi.Input[str],
+        missing: pulumi.Input[list[str]],
+        identity: AwsIdentity | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            FreshPolicyDocumentProvider(),
+            name,
+            {
+                "region": region,
+                "repository": repository,
+                "grants": grants,
+                "identity": (identity or AwsIdentity()).to_state(),
+                # What preview shows; replaced by the fresh merge on create and update.
+                "policy": planned,
+                "missing": missing,
+                "revision": None,
+            },
+            opts,
+        )
+
+
+class GrantVerification(Resource, module="lightsail-ecr", name="GrantVerification"):
+    """Checks, after every write of one repository's policy, that each grant held."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        region: str,
+        repository: str,
+        grants: pulumi.Input[list[dict[str, str]]],
+        revision: pulumi.Input[str],
+        identity: AwsIdentity | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            GrantVerificationProvider(),
+            name,
+            {
+                "region": region,
+                "repository": repository,
+                "grants": grants,
+                "identity": (identity or AwsIdentity()).to_state(),
+                # A new revision for every fresh merge: each write is verified. (Not the
+                # policy resource's output, which a refresh changes with others' edits.)
+                "revision": revision,
+                "repairs": None,
             },
             opts,
         )

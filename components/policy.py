@@ -220,3 +220,42 @@ def serialise(document: Mapping[str, Any]) -> str:
     if len(text) > MAX_POLICY_CHARS:
         raise PolicyTooLargeError(len(text))
     return text
+
+
+def merge_grants(existing: Mapping[str, Any] | None, statements: list[Statement]) -> Document:
+    """Merge several pull statements in turn (``merge_grant`` for each, in the given order)."""
+    if not statements:
+        raise InvalidGrantError("there is no pull statement to merge")
+    document: Mapping[str, Any] | None = existing
+    for statement in statements:
+        document = merge_grant(document, statement).document
+    assert document is not None
+    return dict(document)
+
+
+def missing_grants(document: Mapping[str, Any] | None, statements: list[Statement]) -> list[str]:
+    """The Sids of ``statements`` that the document does not hold exactly as given.
+
+    A statement counts as held only when one statement with its Sid is equal to it: one
+    that another writer changed (another principal, fewer actions) is missing too.
+    """
+    held = statements_of(document)
+    return [s["Sid"] for s in statements if not any(current == s for current in held)]
+
+
+def describe_statements(document: Mapping[str, Any] | None) -> str:
+    """The document's statements in a few words each, for an error message."""
+    if document is None:
+        return "no policy at all"
+
+    def one(statement: Mapping[str, Any]) -> str:
+        if statement.get("Sid"):
+            return str(statement["Sid"])
+        action = statement.get("Action", statement.get("NotAction"))
+        principal = statement.get("Principal", statement.get("NotPrincipal"))
+        return f"(no Sid: {statement.get('Effect')} {action} to {principal})"
+
+    statements = statements_of(document)
+    if not statements:
+        return "no statement"
+    return f"{len(statements)} statement(s): " + ", ".join(one(s) for s in statements)

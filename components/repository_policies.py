@@ -30,7 +30,7 @@ import pulumi_aws as aws
 from . import aws_api, policy
 from .aws_provider import provider_account
 from .concurrency import bounded_map
-from .dynamic_providers import GrantFinalizer
+from .dynamic_providers import FreshPolicyDocument, GrantFinalizer, GrantVerification
 from .identity import AwsIdentity
 from .program_end import ProgramEnd
 from .repository import RepositoryRef
@@ -59,6 +59,7 @@ class RepositoryEntry:
     original: policy.Document | None
     grants: list[Grant] = field(default_factory=list)
     policy_resource: aws.ecr.RepositoryPolicy | None = None
+    verification: GrantVerification | None = None
     images: aws_api.ImageTags = field(default_factory=aws_api.ImageTags)
     """The tags asked for a deployment that the repository lacks, and its newest ones."""
 
@@ -84,6 +85,21 @@ class RepositoryEntry:
             return policy.serialise(document)
         except policy.PolicyTooLargeError as exc:
             raise ConfigurationError(f"repository {self.name} ({self.arn}): {exc}") from None
+
+    def plan(self, principals: dict[str, str]) -> dict[str, Any]:
+        """What the program's read says the write will be: the grants in order, the
+        merged document (what preview shows) and the grants that read lacks."""
+        statements = [
+            policy.pull_statement(g.service_name, principals[g.service_name]) for g in self.grants
+        ]
+        return {
+            "grants": [
+                {"service": g.service_name, "principal": principals[g.service_name]}
+                for g in self.grants
+            ],
+            "planned": self.merged_text(principals),
+            "missing": policy.missing_grants(self.original, statements),
+        }
 
     @property
     def finalizers(self) -> list[GrantFinalizer]:
@@ -291,22 +307,64 @@ class RepositoryPolicyBook:
             opts=pulumi.ResourceOptions(parent=owner, depends_on=earlier),
         )
         if entry.policy_resource is None:
-            entry.policy_resource = aws.ecr.RepositoryPolicy(
-                f"{owner_name}-policy-{entry.name}",
-                repository=entry.name,
-                region=entry.region,
-                policy=self._document(entry),
-                opts=pulumi.ResourceOptions(
-                    parent=owner,
-                    provider=provider,
-                    # Every finalizer of the repository, known once the program has
-                    # declared them all, is in the state before the document is written.
-                    depends_on=pulumi.Output.from_input(self._finalizers(entry)),
-                    # Deleting would wipe every team's statements; finalizers remove ours.
-                    retain_on_delete=True,
-                ),
-            )
-        return [grant.finalizer, entry.policy_resource]
+            self._declare_writes(entry, owner, owner_name, identity, provider)
+        assert entry.policy_resource is not None and entry.verification is not None
+        return [grant.finalizer, entry.policy_resource, entry.verification]
+
+    def _declare_writes(
+        self,
+        entry: RepositoryEntry,
+        owner: pulumi.ComponentResource,
+        owner_name: str,
+        identity: AwsIdentity,
+        provider: pulumi.ProviderResource | None,
+    ) -> None:
+        """The repository's write, made from a fresh read, and its verification.
+
+        Three resources, children of the first grant's component, run one after the
+        other: the fresh document (read and merged seconds before the write), the policy
+        resource that writes it, and the verification that reads it back after a settle
+        delay and repairs what another writer undid (``policy_writes``).
+        """
+        plan = self._plan(entry)
+        # Every finalizer of the repository, known once the program has declared them
+        # all, is in the state before any statement is written.
+        finalizers: pulumi.Output[list[pulumi.Resource]] = pulumi.Output.from_input(
+            self._finalizers(entry)
+        )
+        document = FreshPolicyDocument(
+            f"{owner_name}-document-{entry.name}",
+            region=entry.region,
+            repository=entry.name,
+            grants=plan["grants"],
+            planned=plan["planned"],
+            missing=plan["missing"],
+            identity=identity,
+            opts=pulumi.ResourceOptions(parent=owner, depends_on=finalizers),
+        )
+        entry.policy_resource = aws.ecr.RepositoryPolicy(
+            f"{owner_name}-policy-{entry.name}",
+            repository=entry.name,
+            region=entry.region,
+            policy=document.policy,
+            opts=pulumi.ResourceOptions(
+                parent=owner,
+                provider=provider,
+                depends_on=finalizers,
+                # Deleting would wipe every team's statements; finalizers remove ours.
+                retain_on_delete=True,
+            ),
+        )
+        entry.verification = GrantVerification(
+            f"{owner_name}-verify-{entry.name}",
+            region=entry.region,
+            repository=entry.name,
+            grants=plan["grants"],
+            revision=document.revision,
+            identity=identity,
+            # Checked only once the policy resource has written.
+            opts=pulumi.ResourceOptions(parent=owner, depends_on=[entry.policy_resource]),
+        )
 
     async def _declared(self, entry: RepositoryEntry) -> list[Grant]:
         await self.program_end.wait()
@@ -316,13 +374,13 @@ class RepositoryPolicyBook:
         grants = await self._declared(entry)
         return [g.finalizer for g in grants if g.finalizer is not None]
 
-    def _document(self, entry: RepositoryEntry) -> pulumi.Output[str]:
-        def merge(grants: list[Grant]) -> pulumi.Output[str]:
+    def _plan(self, entry: RepositoryEntry) -> pulumi.Output[dict[str, Any]]:
+        def plan(grants: list[Grant]) -> pulumi.Output[dict[str, Any]]:
             principals = pulumi.Output.all(*[g.principal_arn for g in grants])
             return principals.apply(
-                lambda arns: entry.merged_text(
+                lambda arns: entry.plan(
                     {g.service_name: arn for g, arn in zip(grants, arns, strict=True)}
                 )
             )
 
-        return pulumi.Output.from_input(self._declared(entry)).apply(merge)  # type: ignore[arg-type]
+        return pulumi.Output.from_input(self._declared(entry)).apply(plan)  # type: ignore[arg-type]

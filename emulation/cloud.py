@@ -24,7 +24,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
-from emulation.component import aws_api, puller_role
+from emulation.component import aws_api, policy_writes, puller_role
 from emulation.lightsail import LightsailEmulator, error_response
 
 _FAKE_ENV = {
@@ -126,10 +126,16 @@ class EmulatedAws:
         _rebuild_clients()
         self._real_time = puller_role.time
         puller_role.time = self.clock  # type: ignore[assignment]
+        # The settle delays of the policy writes pass on the same virtual clock: runs one
+        # after another have nobody to wait for. Writers at the same time need real time
+        # (``emulation.concurrent`` scales it instead).
+        self._real_write_clock = policy_writes.clock
+        policy_writes.clock = self.clock
         return self
 
     def __exit__(self, *_: Any) -> None:
         puller_role.time = self._real_time
+        policy_writes.clock = self._real_write_clock
         self.clear_faults()
         self.clear_latency()
         _rebuild_clients()

@@ -1,4 +1,4 @@
-"""The component package the emulation reaches into: its clients and its puller role's clock.
+"""The component package the emulation reaches into: its clients and its clocks.
 
 From this checkout that is `components`, the folder the project's own `__main__.py`
 imports. The packaging test (tests/test_package.py) runs an outside program against a
@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 PACKAGE = os.environ.get("EMULATED_COMPONENT", "components")
 
 if TYPE_CHECKING:
-    from components import aws_api, puller_role
+    from components import aws_api, policy_writes, puller_role
 else:
     aws_api = import_module(f"{PACKAGE}.aws_api")
     puller_role = import_module(f"{PACKAGE}.puller_role")
+    policy_writes = import_module(f"{PACKAGE}.policy_writes")
 
-__all__ = ["PACKAGE", "aws_api", "puller_role"]
+__all__ = ["PACKAGE", "aws_api", "policy_writes", "puller_role"]

@@ -205,3 +205,14 @@ def _new_provider_process() -> Iterator[None]:
     aws_api.forget_cached_clients()
     yield
     aws_api.forget_cached_clients()
+
+
+@pytest.fixture(autouse=True)
+def _settle_on_a_virtual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy writes' settle delays pass at once, measured on a virtual clock: a test
+    with one writer has nobody to wait for. (Tests of writers at the same time run on
+    scaled real time instead, see emulation.concurrent.)"""
+    from components import policy_writes
+    from emulation.cloud import VirtualClock
+
+    monkeypatch.setattr(policy_writes, "clock", VirtualClock())

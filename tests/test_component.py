@@ -65,12 +65,16 @@ def test_owns_service_role_policies_and_finalizers_as_children(repos: Any) -> No
     children = [r for r in recording.resources if r is not component]
     assert {r.parent for r in children} == {component.urn}
     assert sorted(r.name for r in children) == [
+        "web-document-team/app",
+        "web-document-team/worker",
         "web-grant-team/app",
         "web-grant-team/worker",
         "web-policy-team/app",
         "web-policy-team/worker",
         "web-puller-role",
         "web-service",
+        "web-verify-team/app",
+        "web-verify-team/worker",
     ]
     service = recording.one(SERVICE_TYPE)
     assert service.inputs["name"] == "web"
@@ -99,13 +103,22 @@ def test_policies_are_retained_and_wait_for_every_finalizer(repos: Any) -> None:
     for policy in recording.of_type(POLICY_TYPE):
         # Deleting an aws.ecr.RepositoryPolicy would wipe other teams' statements.
         assert policy.retain_on_delete
-        assert role.urn in policy.dependencies
+        repository = policy.inputs["repository"]
+        document = recording.by_name(f"web-document-{repository}")
+        verification = recording.by_name(f"web-verify-{repository}")
+        # The document is merged once the role's ARN is known, the policy writes it,
+        # and the verification reads it back only after that write.
+        assert role.urn in document.dependencies
+        assert document.urn in policy.dependencies
+        assert policy.urn in verification.dependencies
     for finalizer in recording.of_type(":GrantFinalizer"):
         repository = finalizer.inputs["repository"]
-        policy = recording.by_name(f"web-policy-{repository}")
-        # The finalizer is in the state before the statement it removes is written.
-        assert finalizer.urn in policy.dependencies
-        assert recording.resources.index(finalizer) < recording.resources.index(policy)
+        # The finalizer is in the state before the statement it removes is written,
+        # by the fresh document (a new grant) or by the policy resource.
+        for writer in (f"web-document-{repository}", f"web-policy-{repository}"):
+            resource = recording.by_name(writer)
+            assert finalizer.urn in resource.dependencies
+            assert recording.resources.index(finalizer) < recording.resources.index(resource)
         assert finalizer.inputs["sid"] == "AllowLightsailPull-web"
         assert not finalizer.retain_on_delete
 
@@ -245,6 +258,10 @@ def test_deployment_uses_granted_images_and_waits_for_every_grant(repos: Any) ->
     assert deployment.inputs["publicEndpoint"]["containerPort"] == 8080
     for grant in recording.of_type(":GrantFinalizer"):
         assert grant.urn in deployment.dependencies
+    # The images pull only once every grant has been read back and found in place.
+    verifications = recording.of_type(":GrantVerification")
+    assert len(verifications) == 2
+    assert {v.urn for v in verifications} <= set(deployment.dependencies)
 
 
 def test_statement_with_our_sid_but_other_content_is_replaced_with_a_warning(

@@ -45,8 +45,9 @@ ACTIONS = actions_of_a_first_up()
 
 
 def test_a_first_up_has_the_steps_this_test_walks_through() -> None:
-    # service, role, two finalizers, two policies
-    assert ACTIONS == 6
+    # service, role, and per repository a finalizer, a fresh document, a policy and a
+    # verification
+    assert ACTIONS == 10
 
 
 def crashed(dies_after: int) -> Engine:

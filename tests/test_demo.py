@@ -15,7 +15,7 @@ def test_demo_grants_reruns_quietly_diagnoses_and_destroys_only_its_statement(
 
     out = capsys.readouterr().out
     assert out.startswith("EMULATED AWS")
-    assert "== pulumi preview: would have 5 created; nothing was changed" in out
+    assert "== pulumi preview: would have 7 created; nothing was changed" in out
     up, again, doctor, destroy = (
         out.split("== pulumi up:")[1],
         out.split("== pulumi up, again:")[1],

@@ -44,14 +44,16 @@ def sids(cloud: EmulatedAws, repository: str) -> list[str]:
     return [s.get("Sid") for s in document["Statement"]]
 
 
-def test_each_policy_is_read_once_per_run(cloud: EmulatedAws) -> None:
+def test_each_policy_is_read_once_per_run_unless_the_run_writes(cloud: EmulatedAws) -> None:
     engine = stack(cloud, 101)
 
-    for run in (engine.preview, engine.up, engine.up):
+    # A run that writes reads each policy twice more: just before the write (the fresh
+    # merge) and after it (the verification). Preview and a steady up read it once.
+    for run, reads in ((engine.preview, 1), (engine.up, 3), (engine.up, 1)):
         with cloud.record_calls() as record:
             run()
         calls = record.of("program")
-        assert calls["ecr:GetRepositoryPolicy"] == 101
+        assert calls["ecr:GetRepositoryPolicy"] == 101 * reads
         assert calls["ecr:DescribeRepositories"] == 2  # 100 names, then 1
 
 
@@ -85,7 +87,8 @@ def test_throttled_reads_among_many_are_retried_by_botocore(cloud: EmulatedAws) 
 
     # Without botocore's retries the run would stop on the first ThrottlingException.
     assert all(OURS in sids(cloud, name) for name in names(20))
-    assert record.of("program")["ecr:GetRepositoryPolicy"] == 20  # calls, not attempts
+    # Calls, not attempts: the program's read, the fresh merge's, the verification's.
+    assert record.of("program")["ecr:GetRepositoryPolicy"] == 3 * 20
 
 
 def test_program_builds_clients_per_run_and_providers_per_process(
@@ -94,7 +97,8 @@ def test_program_builds_clients_per_run_and_providers_per_process(
     built = client_builds
     engine = stack(cloud, 30)
     engine.up()
-    assert built.count(("ecr", REGION)) == 1  # the program's, shared by its threads
+    # The program's, shared by its threads; the dynamic providers' (one per process).
+    assert built.count(("ecr", REGION)) == 2
     assert built.count(("lightsail", REGION)) == 1  # the puller role provider's
 
     for _ in range(2):
@@ -110,12 +114,14 @@ def test_latency_reaches_every_ecr_request_and_moto_still_answers(cloud: Emulate
 
     cloud.add_latency("ecr", 0.04)
     with cloud.record_calls() as record:
-        engine.up()  # reads 5 policies, and the provider writes 5
+        engine.up()
 
     ecr_calls = sum(
         n for who in ("program", "provider") for op, n in record.of(who).items() if "ecr:" in op
     )
-    assert ecr_calls == 1 + 5 + 5
+    # One describe; per repository the program's read, the fresh merge's read and write
+    # (the grant is new), the provider's write and the verification's read.
+    assert ecr_calls == 1 + 5 * 5
     assert slept == [0.04] * ecr_calls
 
     cloud.clear_latency()

@@ -192,10 +192,11 @@ def test_assumed_roles_are_followed_and_named_in_the_operator_policy(cloud: Emul
     with cloud.record_calls() as record:
         report = engine.up()
 
-    # One AssumeRole for the run's clients (STS and ECR share a session), one for the
-    # puller role provider's process, one for the provider's getCallerIdentity invoke
-    # (answered in this process by the emulation); not one per client.
-    assert record.of("program").get("sts:AssumeRole") == 3
+    # One AssumeRole for the run's clients (STS and ECR share a session), one for each
+    # client the dynamic providers' process keeps (Lightsail for the puller role, ECR for
+    # the fresh merge and the verification), one for the provider's getCallerIdentity
+    # invoke (answered in this process by the emulation); not one per call.
+    assert record.of("program").get("sts:AssumeRole") == 4
 
     assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush", "AllowLightsailPull-web"]
     assert sids(cloud.policy("team/app")) == ["DevOnly"]

@@ -113,7 +113,7 @@ def test_up_again_changes_nothing(cloud: EmulatedAws) -> None:
     again = engine.up()
 
     assert not again.changed, again.summary()
-    assert len(again.unchanged) == 6
+    assert len(again.unchanged) == 10
     assert cloud.policy("team/app") == before
     assert len(cloud.lightsail.calls_of("UpdateContainerService")) == writes
 
@@ -144,7 +144,11 @@ def test_repository_taken_off_the_list_loses_only_our_statement(cloud: EmulatedA
 
     report = engine.up()
 
-    assert report.deleted == ["web-grant-team/app"]
+    assert sorted(report.deleted) == [
+        "web-document-team/app",
+        "web-grant-team/app",
+        "web-verify-team/app",
+    ]
     assert report.retained == ["web-policy-team/app"]
     assert cloud.policy("team/app") == {"Version": "2012-10-17", "Statement": OTHER_TEAMS}
     assert sids(cloud.policy("team/worker")) == [OURS]
@@ -402,7 +406,11 @@ def test_preview_shows_exactly_what_up_then_does(cloud: EmulatedAws) -> None:
 
     engine.set_config(config(repositories=["team/worker"]))
     planned = engine.preview()
-    assert planned.deleted == ["web-grant-team/app"]
+    assert sorted(planned.deleted) == [
+        "web-document-team/app",
+        "web-grant-team/app",
+        "web-verify-team/app",
+    ]
     assert OURS in sids(cloud.policy("team/app"))  # the preview revoked nothing
     assert _plan(planned) == _plan(engine.up())
 
@@ -426,9 +434,13 @@ def test_role_switched_off_by_hand_is_switched_on_and_regranted(cloud: EmulatedA
     new_arn = cloud.lightsail.service("web", REGION).role_arn
     assert new_arn and new_arn != old_arn
     assert sorted(report.updated) == [
+        "web-document-team/app",
+        "web-document-team/worker",
         "web-policy-team/app",
         "web-policy-team/worker",
         "web-puller-role",
+        "web-verify-team/app",
+        "web-verify-team/worker",
     ]
     assert ours(cloud, "team/app")["Principal"] == {"AWS": new_arn}
     assert cloud.policy("team/app")["Statement"][:3] == OTHER_TEAMS  # type: ignore[index]
@@ -470,7 +482,11 @@ def test_renamed_service_moves_its_grants_and_leaves_the_rest(cloud: EmulatedAws
     # run writes each once more, with the same content; after that, silence.
     settled = cloud.policy("team/app")
     tidy = engine.up()
-    assert sorted(tidy.updated) == ["web2-policy-team/app", "web2-policy-team/worker"]
+    assert sorted(tidy.updated) == [
+        f"web2-{kind}-{repository}"
+        for kind in ("document", "policy", "verify")
+        for repository in ("team/app", "team/worker")
+    ]
     assert cloud.policy("team/app") == settled
     assert not engine.up().changed
 
@@ -506,7 +522,11 @@ def test_another_teams_new_statement_is_drift_but_not_a_change_to_make(
     # The scheduled check the README recommends stays green: the goal is what is live.
     engine.preview(refresh=True, expect_no_changes=True)
     # `pulumi refresh --expect-no-changes` fails on any drift, other teams' included.
-    with pytest.raises(DeploymentFailed, match=r"drifted: 1 updated.*\(web-policy-team/app\)"):
+    # (The policy resource, and the fresh document that now holds the live policy.)
+    with pytest.raises(
+        DeploymentFailed,
+        match=r"drifted: 2 updated.*\(web-document-team/app, web-policy-team/app\)",
+    ):
         engine.refresh(expect_no_changes=True)
 
 
@@ -528,18 +548,19 @@ def test_drift_of_ours_fails_the_refreshed_preview(cloud: EmulatedAws, drift: st
     assert cloud.policy("team/app")["Statement"][:3] == OTHER_TEAMS  # type: ignore[index]
 
 
-def test_our_statement_removed_by_hand_comes_back_only_with_a_refresh(
+def test_our_statement_removed_by_hand_comes_back_with_the_next_up(
     cloud: EmulatedAws,
 ) -> None:
     engine = stack()
     engine.up()
     cloud.set_policy("team/app", {"Version": "2012-10-17", "Statement": OTHER_TEAMS})
 
-    # Compared with its stored state, the policy resource sees nothing to do.
-    assert "web-policy-team/app" in engine.up().unchanged
-    assert OURS not in sids(cloud.policy("team/app"))
-    assert "web-policy-team/app" in engine.up(refresh=True).updated
-    assert OURS in sids(cloud.policy("team/app"))
+    # The program's read lacks the grant: the fresh merge writes it back, and it is
+    # verified, even though the policy resource's stored state saw nothing to do.
+    report = engine.up()
+    assert {"web-document-team/app", "web-verify-team/app"} <= set(report.updated)
+    assert sids(cloud.policy("team/app")) == ["CiPush", "DenyDelete", None, OURS]
+    assert not engine.up().changed
 
 
 def test_a_quiet_stack_passes_the_refreshed_preview(cloud: EmulatedAws) -> None:

@@ -172,7 +172,9 @@ def test_state_names_the_stable_module_and_a_new_process_anywhere_restores_it(
     installed_run: dict[str, Any],
 ) -> None:
     assert installed_run["pickled"] == [
+        f"{PICKLE_MODULE}.FreshPolicyDocumentProvider",
         f"{PICKLE_MODULE}.GrantFinalizerProvider",
+        f"{PICKLE_MODULE}.GrantVerificationProvider",
         f"{PICKLE_MODULE}.PullerRoleProvider",
     ]
     restore = installed_run["restore"]
@@ -181,7 +183,9 @@ def test_state_names_the_stable_module_and_a_new_process_anywhere_restores_it(
     assert restore["components_loaded"] is False
     assert restore["components_importable"] is False
     assert {r["class"] for r in restore["restored"]} == {
+        "FreshPolicyDocumentProvider",
         "GrantFinalizerProvider",
+        "GrantVerificationProvider",
         "PullerRoleProvider",
     }
     for restored in restore["restored"]:

@@ -1,9 +1,10 @@
 """A stack made by 0.1.0 from the checkout, run by this version: `up`, a change, `destroy`.
 
 0.1.0 stored its dynamic providers as `components.dynamic_providers.<Class>`; this
-version stores `lightsail_ecr_access_providers.<Class>`. Everything else it stores is
-the same, so the stack 0.1.0 left is this version's stack with the old pickles, byte
-for byte as 0.1.0 wrote them, in place of the new ones.
+version stores `lightsail_ecr_access_providers.<Class>`. 0.1.0 (and 0.2.0) had no fresh
+policy document and no verification per repository. Everything else it stores is the
+same, so the stack 0.1.0 left is this version's stack without those two resources and
+with the old pickles, byte for byte as 0.1.0 wrote them, in place of the new ones.
 """
 
 from __future__ import annotations
@@ -51,7 +52,16 @@ def stored_pickles(engine: Engine) -> list[str]:
     )
 
 
+NEW_SINCE_0_2_0 = (
+    "pulumi-python:dynamic/lightsail-ecr:FreshPolicyDocument",
+    "pulumi-python:dynamic/lightsail-ecr:GrantVerification",
+)
+
+
 def made_by_0_1_0(engine: Engine) -> None:
+    for urn, state in list(engine.state.items()):
+        if state.type in NEW_SINCE_0_2_0:
+            del engine.state[urn]
     for state in engine.state.values():
         if state.type in PROVIDER_OF_TYPE:
             old = PICKLED_BY_0_1_0[PROVIDER_OF_TYPE[state.type]]
@@ -69,10 +79,20 @@ def test_a_0_1_0_stack_goes_on_and_is_destroyed_leaving_other_teams_statements(
         "lightsail_ecr_access_providers.PullerRoleProvider",
     ]
     made_by_0_1_0(engine)
+    before = {name: cloud.policy(name) for name in ("team/app", "team/worker")}
 
     again = engine.up()
 
-    assert not again.changed, again.summary()
+    # The first up of this version adds the fresh documents and the verifications, and
+    # changes nothing else: no other step, no policy written differently.
+    assert sorted(again.created) == [
+        f"web-{kind}-{repository}"
+        for kind in ("document", "verify")
+        for repository in ("team/app", "team/worker")
+    ], again.summary()
+    assert not (again.updated or again.replaced or again.deleted), again.summary()
+    assert {name: cloud.policy(name) for name in before} == before
+    assert not engine.up().changed
     # Unchanged resources keep what they stored: the old module path must stay importable.
     assert stored_pickles(engine) == [
         "components.dynamic_providers.GrantFinalizerProvider",
@@ -83,7 +103,11 @@ def test_a_0_1_0_stack_goes_on_and_is_destroyed_leaving_other_teams_statements(
     # team/worker leaves the list: its grant finalizer, stored by 0.1.0, revokes it.
     engine.set_config(config("team/app"))
     change = engine.up()
-    assert change.deleted == ["web-grant-team/worker"], change.summary()
+    assert sorted(change.deleted) == [
+        "web-document-team/worker",
+        "web-grant-team/worker",
+        "web-verify-team/worker",
+    ], change.summary()
     assert change.retained == ["web-policy-team/worker"]
     assert cloud.policy("team/worker") is None
     assert [s.get("Sid") for s in cloud.policy("team/app")["Statement"]] == [  # type: ignore[index]

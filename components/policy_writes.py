@@ -1,0 +1,187 @@
+"""Writes of a shared repository policy that survive other writers: fresh read, verify, repair.
+
+ECR has no conditional write: SetRepositoryPolicy replaces the whole document, and the
+last writer wins. Nothing makes one write safe, so every write of this project is made
+the way that keeps the unsafe window small, and then checked:
+
+- merged from a read taken just before it (``ensure_grants``), never from one taken
+  minutes earlier;
+- verified after a settle delay with jitter (``verify_grants``, ``revoke_verified``):
+  the policy is read again and this service's statements must be there (a grant) or gone
+  (a revoke), exactly; otherwise it is repaired with a new fresh read-merge-write and
+  checked again, a bounded number of times, then the run fails naming the repository,
+  the statements and what the live policy held.
+
+Why that is enough for this project's own writers: a writer B can undo A's verified
+grant only by writing a document it read before A's write, after A has verified, that
+is more than the settle delay after its own read. The settle delay is therefore chosen
+longer than the longest window between a fresh read and the write made from it (see
+``SETTLE_SECONDS``). A writer outside the project that writes a document it read long
+ago (a plain ``aws_ecr_repository_policy``) can still remove a statement after the
+check; only detection (``preview --refresh --expect-no-changes``, the doctor) or a
+policy pack answers that.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import aws_api, policy
+from .revocation import Revocation, revoke_statement
+
+# The settle delay, from the window it must outlast. Measured in the emulated engine
+# (`python -m emulation.benchmark --window`), the window from the fresh read to the
+# policy resource's SetRepositoryPolicy is a few milliseconds of engine work plus two
+# ECR round trips. The real engine adds the hops the emulation has not: the dynamic
+# provider's answer to the engine, the output's way back to the program, the policy's
+# RegisterResource, the AWS provider's Check, Diff and Update over gRPC, then the call
+# itself; typically well under a second, and up to a few seconds on a loaded CI runner.
+# The AWS provider's own retries of a principal IAM has not propagated yet (up to two
+# minutes) would stretch it far more, which is why the fresh merge writes a new grant
+# itself first (``ensure_grants``): by the time the policy resource writes, the principal
+# is accepted at once. 5 s is about twice that pessimistic few seconds; the jitter keeps
+# two repairing runs from colliding again on the same beat.
+SETTLE_SECONDS = 5.0
+JITTER_SECONDS = 2.0
+# Each repair is a fresh read-merge-write; a writer that keeps undoing ours for longer
+# than this is not a race but a fight, which a person must settle.
+MAX_REPAIRS = 3
+# ECR answers "Invalid repository policy provided" for a principal IAM does not know yet;
+# the AWS provider waits about two minutes for it, and so does this.
+PROPAGATION_TIMEOUT_SECONDS = 120.0
+_PROPAGATION_FIRST_DELAY, _PROPAGATION_MAX_DELAY = 2.0, 10.0
+
+# The clock and the jitter's source, module attributes so that a harness can scale time
+# or seed the jitter for the whole process without reaching into the functions.
+clock: Any = time
+jitter = random.Random()
+
+
+class GrantNotVerified(RuntimeError):
+    """A grant or a revoke did not hold after every repair: another writer kept undoing it."""
+
+
+@dataclass(frozen=True)
+class Ensured:
+    """The document as merged from the fresh read, and whether this call wrote it."""
+
+    text: str
+    wrote: bool
+
+
+def _where(repository: str, region: str) -> str:
+    return f"repository {repository} in {region}"
+
+
+def _read(ecr: Any, repository: str, region: str) -> policy.Document | None:
+    where = _where(repository, region)
+    text = aws_api.get_policy_text(ecr, repository, where)
+    try:
+        return policy.parse_policy(text)
+    except policy.MalformedPolicyError as exc:
+        raise policy.MalformedPolicyError(
+            f"the policy of {where} cannot be used: {exc}; nothing was changed. Repair the "
+            "policy (aws ecr get-repository-policy / set-repository-policy) and run again"
+        ) from None
+
+
+def settle() -> None:
+    """Wait long enough that any write made from a read older than ours has landed."""
+    clock.sleep(SETTLE_SECONDS + jitter.uniform(0.0, JITTER_SECONDS))
+
+
+def merged_from_fresh_read(
+    ecr: Any, repository: str, region: str, statements: list[policy.Statement]
+) -> tuple[str, list[str]]:
+    """The live policy with ``statements`` merged in, as text, and the Sids it lacked."""
+    live = _read(ecr, repository, region)
+    text = policy.serialise(policy.merge_grants(live, statements))
+    return text, policy.missing_grants(live, statements)
+
+
+def ensure_grants(
+    ecr: Any, repository: str, region: str, statements: list[policy.Statement]
+) -> Ensured:
+    """Make the live policy hold ``statements``, merged into a read taken just now.
+
+    Writes only when a statement is missing or differs. A principal that IAM has not
+    propagated yet is retried with a new read each time, so the document written is
+    never older than one round trip, however long IAM takes.
+    """
+    started = clock.monotonic()
+    delay = _PROPAGATION_FIRST_DELAY
+    while True:
+        text, missing = merged_from_fresh_read(ecr, repository, region, statements)
+        if not missing:
+            return Ensured(text, wrote=False)
+        try:
+            aws_api.set_policy_text(ecr, repository, _where(repository, region), text)
+            return Ensured(text, wrote=True)
+        except aws_api.AwsCallError as exc:
+            waited = clock.monotonic() - started
+            if exc.code != "InvalidParameterException" or waited >= PROPAGATION_TIMEOUT_SECONDS:
+                raise
+        clock.sleep(min(delay, PROPAGATION_TIMEOUT_SECONDS - waited))
+        delay = min(delay * 2, _PROPAGATION_MAX_DELAY)
+
+
+def verify_grants(
+    ecr: Any, repository: str, region: str, statements: list[policy.Statement]
+) -> int:
+    """Check, after the settle delay, that the live policy holds ``statements``; repair.
+
+    Returns how many repairs it took (0: the write held). Raises GrantNotVerified,
+    naming what the live policy held, when they are still missing after MAX_REPAIRS.
+    """
+    for repairs in range(MAX_REPAIRS + 1):
+        settle()
+        live = _read(ecr, repository, region)
+        missing = policy.missing_grants(live, statements)
+        if not missing:
+            return repairs
+        if repairs < MAX_REPAIRS:
+            ensure_grants(ecr, repository, region, statements)
+    raise GrantNotVerified(
+        f"the pull statement(s) {', '.join(missing)} on {_where(repository, region)} were "
+        f"still missing after {MAX_REPAIRS} repairs: the live policy holds "
+        f"{policy.describe_statements(live)}. Another writer keeps replacing the whole "
+        "document with one it read earlier (a plain aws.ecr.RepositoryPolicy or "
+        "aws_ecr_repository_policy, or a script): find it in CloudTrail's "
+        "SetRepositoryPolicy events, make it keep other statements, then run `pulumi up` "
+        "again"
+    )
+
+
+def revoke_verified(ecr: Any, repository: str, region: str, sid: str) -> Revocation:
+    """Remove one service's statement, then check after the settle delay that it stays gone.
+
+    A writer that read the policy before the revoke may write the statement back: it is
+    then revoked again, at most MAX_REPAIRS times, and GrantNotVerified is raised after.
+    """
+    outcome = revoke_statement(ecr, repository, region, sid)
+    for repairs in range(MAX_REPAIRS + 1):
+        if outcome is Revocation.REPOSITORY_GONE:
+            return outcome
+        settle()
+        try:
+            live = _read(ecr, repository, region)
+        except aws_api.AwsCallError as exc:
+            if exc.code == "RepositoryNotFoundException":
+                return Revocation.REPOSITORY_GONE
+            raise
+        if not policy.has_statement(live, sid):
+            return outcome
+        if repairs < MAX_REPAIRS:
+            again = revoke_statement(ecr, repository, region, sid)
+            # Report what was done to the policy, not that the last pass found it gone.
+            outcome = again if again is not Revocation.NOT_PRESENT else outcome
+    raise GrantNotVerified(
+        f"statement {sid} on {_where(repository, region)} came back after {MAX_REPAIRS} "
+        f"revokes: the live policy holds {policy.describe_statements(live)}. Another writer "
+        "keeps writing a document it read before the revoke (another stack's plain "
+        "aws.ecr.RepositoryPolicy, or a script): stop it, then run the destroy again; the "
+        "grant stays in the stack's state until it is gone"
+    )
