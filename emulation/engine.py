@@ -34,6 +34,7 @@ import json
 import runpy
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,8 @@ class Engine:
         """Die right after this many provider actions of the next run (None: never)."""
         self._actions = 0
         self._sessions: dict[tuple[str, str], Any] = {}
+        self.timeline: list[tuple[str, float, float]] = []
+        """Every provider action of the last run: (resource name, start, end), monotonic."""
 
     # --- configuration -----------------------------------------------------------------
 
@@ -315,6 +318,18 @@ class Engine:
                 self._report.record("unchanged", resource.name)
 
     def _run(self, preview: bool) -> RunReport:
+        loop = asyncio.get_event_loop()
+        try:
+            return loop.run_until_complete(self._run_async(preview))
+        except BaseException:
+            # The run's process ends; here its unfinished registrations must end too.
+            _end_leftover_tasks()
+            raise
+
+    async def _run_async(self, preview: bool) -> RunReport:
+        """One run of the program. Awaited alone, or beside other stacks' runs on one
+        event loop (each task has its own context, hence its own Pulumi settings), as
+        several CI jobs run at the same moment."""
         self._begin(preview)
         main = self.project_dir / "__main__.py"
         if str(self.project_dir) not in sys.path:
@@ -341,22 +356,23 @@ class Engine:
                 roots.append(get_root_resource())
                 runpy.run_path(str(main), run_name="__main__")
 
-            _sync_await(run_in_stack(program))
+            await run_in_stack(program)
             exported = getattr(roots[0], "outputs", {}) if roots else {}
-            resolved: Any = _sync_await(pulumi.Output.from_input(exported).future())
+            resolved: Any = await pulumi.Output.from_input(exported).future()
             self.stack_outputs = dict(resolved or {})
         except EngineCrashed:
-            _end_leftover_tasks()
             raise
         except Exception as exc:
-            _end_leftover_tasks()
             crash = _crash_in(exc)
             if crash is not None:
                 raise crash from exc
             command = "preview" if preview else "up"
             raise DeploymentFailed(f"pulumi {command} failed: {exc}") from exc
         removed = [s for urn, s in self.state.items() if urn not in self._seen]
-        self._delete_all([*self._pending_deletes, *removed])
+        # Deletes call providers, which block: off the loop, as other stacks share it.
+        await asyncio.get_event_loop().run_in_executor(
+            None, self._delete_all, [*self._pending_deletes, *removed]
+        )
         if preview:
             self.stack_outputs = {}
         self._report.outputs = dict(self.stack_outputs)
@@ -377,6 +393,7 @@ class Engine:
         self._pending_deletes = []
         self._actions = 0
         self._sessions = {}
+        self.timeline = []
 
     def _acted(self) -> None:
         """A provider has just acted; a run set to crash dies here, before recording it."""
@@ -501,6 +518,7 @@ class Engine:
         return imported
 
     def _create(self, new: ResourceState) -> tuple[str, dict[str, Any]]:
+        started = time.monotonic()
         if new.type.startswith(_DYNAMIC):
             provider = _provider_of(new.inputs)
             result = provider.create(new.inputs)
@@ -517,10 +535,12 @@ class Engine:
             created = PROVIDERS[new.type].create(
                 self.session_for(new.provider, new.inputs["region"]), new.inputs
             )
+        self.timeline.append((new.name, started, time.monotonic()))
         self._acted()
         return created
 
     def _update(self, old: ResourceState, new: ResourceState) -> dict[str, Any]:
+        started = time.monotonic()
         if new.type.startswith(_DYNAMIC):
             result = _provider_of(new.inputs).update(old.id, old.outputs, new.inputs)
             updated = {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]}
@@ -533,6 +553,7 @@ class Engine:
                 old.outputs,
                 new.inputs,
             )
+        self.timeline.append((new.name, started, time.monotonic()))
         self._acted()
         return updated
 

@@ -84,6 +84,11 @@ class LightsailEmulator:
         self._caller = account
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
+        self.on_arn_wait: Callable[[str, int], None] | None = None
+        """Called with a service's name and the poll's number each time a look at it
+        finds its activated role still without an ARN (a scenario's hook for "while the
+        run waits for the ARN"); called outside the emulator's lock."""
+        self._waiting = threading.local()
 
     # --- installation ------------------------------------------------------------------
 
@@ -153,6 +158,18 @@ class LightsailEmulator:
         operation = request.headers["X-Amz-Target"].decode().split(".")[-1]
         region = request.url.split(".")[1]  # https://lightsail.<region>.amazonaws.com/
         params = json.loads(request.body or b"{}")
+        self._waiting.polls = []
+        try:
+            return self._answer(operation, region, params, request)
+        finally:
+            hook, polls = self.on_arn_wait, self._waiting.polls
+            if hook is not None:
+                for name, poll in polls:
+                    hook(name, poll)
+
+    def _answer(
+        self, operation: str, region: str, params: dict[str, Any], request: Any
+    ) -> AWSResponse:
         with self._lock:
             self._caller = _account_of(request)
             self.calls.append((operation, params))
@@ -196,6 +213,10 @@ class LightsailEmulator:
                     f"arn:aws:iam::{service.account}:role/amazon/lightsail/{service.region}/"
                     f"containers/{service.name}/private-repo-access/{secrets.token_hex(8)}"
                 )
+            else:
+                polls = getattr(self._waiting, "polls", None)
+                if polls is not None:
+                    polls.append((service.name, service.polls_since_activation))
             service.polls_since_activation += 1
         current = service.deployments[-1] if service.deployments else None
         described: dict[str, Any] = {
