@@ -873,3 +873,159 @@ def test_property_merge_and_revoke_never_mutate_their_input(
     revoke_grant(document, SID)
     revoke_grant(result.document, SID)
     assert document == document_before
+
+
+# --------------------------------------------------------------------------------------
+# Several grants at once: merge_grants, missing_grants, describe_statements
+
+WORKER_ARN = (
+    "arn:aws:iam::123456789012:role/amazon/lightsail/us-east-1/containers/worker/"
+    "private-repo-access/3EXAMPLE"
+)
+
+
+def worker() -> dict[str, Any]:
+    return pull_statement("worker", WORKER_ARN)
+
+
+def test_merge_grants_keeps_other_statements_in_order_and_appends_ours_in_order() -> None:
+    existing = doc([CI_PUSH, WITH_CONDITION, NO_SID], Id="shared")
+    before = copy.deepcopy(existing)
+
+    merged = policy.merge_grants(existing, [ours(), worker()])
+
+    assert merged == {
+        "Version": "2012-10-17",
+        "Id": "shared",
+        "Statement": [CI_PUSH, WITH_CONDITION, NO_SID, ours(), worker()],
+    }
+    # The given order, not a sorted one.
+    reverse = policy.merge_grants(existing, [worker(), ours()])
+    assert statements_of(reverse)[3:] == [worker(), ours()]
+    assert existing == before
+
+
+def test_merge_grants_replaces_a_stale_grant_in_place_and_appends_the_new_one() -> None:
+    merged = policy.merge_grants(doc([CI_PUSH, OURS_OLD, DENY]), [worker(), ours()])
+
+    assert statements_of(merged) == [CI_PUSH, ours(), DENY, worker()]
+
+
+def test_merge_grants_into_no_policy_is_a_new_2008_document() -> None:
+    assert policy.merge_grants(None, [ours(), OTHER_SERVICE]) == {
+        "Version": "2008-10-17",
+        "Statement": [ours(), OTHER_SERVICE],
+    }
+
+
+def test_merge_grants_of_grants_already_there_changes_nothing() -> None:
+    existing = doc([CI_PUSH, ours(), OTHER_SERVICE])
+
+    merged = policy.merge_grants(existing, [ours(), OTHER_SERVICE])
+
+    assert serialise(merged) == serialise(existing)
+
+
+def test_merge_grants_refuses_an_empty_list() -> None:
+    with pytest.raises(InvalidGrantError, match="there is no pull statement to merge"):
+        policy.merge_grants(doc([CI_PUSH]), [])
+
+
+def test_merge_grants_validates_every_grant() -> None:
+    wildcard = {**OTHER_SERVICE, "Principal": {"AWS": "*"}}
+
+    with pytest.raises(InvalidGrantError) as caught:
+        policy.merge_grants(doc([CI_PUSH]), [ours(), wildcard])
+
+    message = str(caught.value)
+    assert "AllowLightsailPull-api" in message
+    assert "must name exactly one IAM role" in message
+    assert "image puller role" in message
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (None, [SID, "AllowLightsailPull-api"]),
+        (doc([]), [SID, "AllowLightsailPull-api"]),
+        (doc([CI_PUSH, NO_SID]), [SID, "AllowLightsailPull-api"]),
+        (doc([GUIDE_STATEMENT, OTHER_SERVICE]), []),
+        (doc([OTHER_SERVICE, CI_PUSH, GUIDE_STATEMENT]), []),
+        (doc(GUIDE_STATEMENT), ["AllowLightsailPull-api"]),
+        # Our Sid with another principal: somebody else's edit, not our grant.
+        (doc([OURS_OLD, OTHER_SERVICE]), [SID]),
+        # Fewer actions, or a Condition added: not held exactly either.
+        (doc([{**GUIDE_STATEMENT, "Action": ["ecr:BatchGetImage"]}, OTHER_SERVICE]), [SID]),
+        (
+            doc([{**GUIDE_STATEMENT, "Condition": WITH_CONDITION["Condition"]}]),
+            [SID, "AllowLightsailPull-api"],
+        ),
+        # A look-alike Sid is not ours.
+        (doc([{**GUIDE_STATEMENT, "Sid": "AllowLightsailPull-web2"}, OTHER_SERVICE]), [SID]),
+        # The same grant under another Sid does not hold ours.
+        (doc([{**GUIDE_STATEMENT, "Sid": "Pull"}, OTHER_SERVICE]), [SID]),
+    ],
+)
+def test_missing_grants(document: dict[str, Any] | None, expected: list[str]) -> None:
+    assert policy.missing_grants(document, [ours(), OTHER_SERVICE]) == expected
+
+
+def test_missing_grants_ignores_key_order() -> None:
+    reordered = {key: GUIDE_STATEMENT[key] for key in reversed(list(GUIDE_STATEMENT))}
+
+    assert policy.missing_grants(doc([reordered]), [ours()]) == []
+
+
+def test_missing_grants_keeps_the_order_of_the_grants_asked() -> None:
+    assert policy.missing_grants(doc([CI_PUSH]), [OTHER_SERVICE, ours()]) == [
+        "AllowLightsailPull-api",
+        SID,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (None, "no policy at all"),
+        (doc([]), "no statement"),
+        ({"Version": "2012-10-17"}, "no statement"),
+        (doc([CI_PUSH, GUIDE_STATEMENT]), f"2 statement(s): CiPush, {SID}"),
+        (doc(CI_PUSH), "1 statement(s): CiPush"),
+        (
+            doc([NO_SID]),
+            "1 statement(s): (no Sid: Allow ecr:BatchGetImage to "
+            "{'AWS': 'arn:aws:iam::111122223333:root'})",
+        ),
+        (
+            doc([{**DENY_NOT_PRINCIPAL, "Sid": ""}, CI_PUSH]),
+            "2 statement(s): (no Sid: Deny ecr:DeleteRepository to "
+            "{'AWS': 'arn:aws:iam::123456789012:role/admin'}), CiPush",
+        ),
+        (
+            doc([{k: v for k, v in NOT_ACTION.items() if k != "Sid"}]),
+            "1 statement(s): (no Sid: Allow ['ecr:PutImage'] to "
+            "{'AWS': 'arn:aws:iam::123456789012:role/auditor'})",
+        ),
+    ],
+)
+def test_describe_statements(document: dict[str, Any] | None, expected: str) -> None:
+    assert policy.describe_statements(document) == expected
+
+
+@PROPERTY_SETTINGS
+@given(maybe_documents())
+def test_property_merge_grants_holds_every_grant_and_keeps_the_rest(
+    document: dict[str, Any] | None,
+) -> None:
+    grants = [ours(), worker()]
+    existing = from_ecr(document)
+
+    merged = policy.merge_grants(existing, grants)
+
+    assert policy.missing_grants(merged, grants) == []
+    assert policy.missing_grants(existing, grants) == [SID, worker()["Sid"]]
+    assert statements_of(merged) == [*statements_of(document), *grants]
+    if document is not None:
+        assert top_level(merged) == top_level(document)
+    # Merging again is a no-op, byte for byte.
+    assert serialise(policy.merge_grants(merged, grants)) == serialise(merged)
