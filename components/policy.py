@@ -236,11 +236,13 @@ def merge_grants(existing: Mapping[str, Any] | None, statements: list[Statement]
 def missing_grants(document: Mapping[str, Any] | None, statements: list[Statement]) -> list[str]:
     """The Sids of ``statements`` that the document does not hold exactly as given.
 
-    A statement counts as held only when one statement with its Sid is equal to it: one
-    that another writer changed (another principal, fewer actions) is missing too.
+    A statement counts as held only when the document's statements with its Sid are that
+    one statement, equal to it: one that another writer changed (another principal, fewer
+    actions) is missing too, and so is one with a stale duplicate beside it (an old
+    principal would keep its pull access).
     """
     held = statements_of(document)
-    return [s["Sid"] for s in statements if not any(current == s for current in held)]
+    return [s["Sid"] for s in statements if [c for c in held if c.get("Sid") == s["Sid"]] != [s]]
 
 
 def describe_statements(document: Mapping[str, Any] | None) -> str:

@@ -121,9 +121,21 @@ def ensure_grants(
             aws_api.set_policy_text(ecr, repository, _where(repository, region), text)
             return Ensured(text, wrote=True)
         except aws_api.AwsCallError as exc:
-            waited = clock.monotonic() - started
-            if exc.code != "InvalidParameterException" or waited >= PROPAGATION_TIMEOUT_SECONDS:
+            if exc.code != "InvalidParameterException":
                 raise
+            waited = clock.monotonic() - started
+            if waited >= PROPAGATION_TIMEOUT_SECONDS:
+                principals = ", ".join(s["Principal"]["AWS"] for s in statements)
+                raise aws_api.AwsCallError(
+                    f"ECR refused the policy of {_where(repository, region)} as invalid for "
+                    f"{waited:.0f} s ({exc}). A puller role's principal that IAM has not "
+                    f"propagated is refused so for a while; after "
+                    f"{PROPAGATION_TIMEOUT_SECONDS:.0f} s it is not that: check that the role "
+                    f"{principals} still exists (the service's private registry access is on), "
+                    "and that the other statements of the policy are valid, then run "
+                    "`pulumi up` again",
+                    exc.code,
+                ) from None
         clock.sleep(min(delay, PROPAGATION_TIMEOUT_SECONDS - waited))
         delay = min(delay * 2, _PROPAGATION_MAX_DELAY)
 
@@ -179,7 +191,7 @@ def revoke_verified(ecr: Any, repository: str, region: str, sid: str) -> Revocat
             # Report what was done to the policy, not that the last pass found it gone.
             outcome = again if again is not Revocation.NOT_PRESENT else outcome
     raise GrantNotVerified(
-        f"statement {sid} on {_where(repository, region)} came back after {MAX_REPAIRS} "
+        f"statement {sid} on {_where(repository, region)} came back after {MAX_REPAIRS + 1} "
         f"revokes: the live policy holds {policy.describe_statements(live)}. Another writer "
         "keeps writing a document it read before the revoke (another stack's plain "
         "aws.ecr.RepositoryPolicy, or a script): stop it, then run the destroy again; the "

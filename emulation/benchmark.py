@@ -19,6 +19,15 @@ emulation answers in-process, so the latency is what stands in for a real networ
 ``--split 40 160`` instead splits a steady-state up's time, for the program and the
 yardstick, between emulated AWS, the AWS SDK's own work, building clients, and the
 rest (the engine's and the program's Python).
+
+``--writes 10 40`` instead measures what a run that writes every repository's policy
+costs next to a steady-state up of the same stack: the wall time (the settle delays
+pass on the virtual clock, and are reported apart), the ECR calls per repository, and
+the settle delay each verification waited.
+
+``--window`` instead measures the window that the settle delay must outlast: from the
+start of each fresh merge (its read) to the end of the policy resource's write, for one
+stack alone and for four stacks' first ups at once (``emulation.concurrent``).
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ YARDSTICK = Path(__file__).resolve().parent / "trivial_program"
 REGION = "us-east-1"
 OPERATIONS = ("preview", "up")
 # Another team's statement in every repository, so that the program merges for real.
-OTHER_TEAM = {
+OTHER_TEAM: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {
@@ -297,6 +306,90 @@ def split_time(size: int, runs: int) -> None:
         print(f"  {name:<52} {a:>8.1f} {b:>10.1f} {a - b:>11.1f}")
 
 
+def writing_runs(size: int, runs: int) -> None:
+    """A run that writes every policy, next to a steady-state up, ``runs`` of each."""
+    from emulation.component import policy_writes
+
+    with EmulatedAws(region=REGION, arn_after_polls=1) as aws:
+        ours, _ = repositories(aws, size)
+        engine = Engine(ROOT, "bench", stack_config("lightsail-ecr-access", "bench", ours))
+        engine.up()
+        steady: list[float] = []
+        writing: list[float] = []
+        settles: list[float] = []
+        calls: dict[str, int] = {}
+        for turn in range(runs):
+            steady.append(timed(partial(run, engine, "up")))
+            # Another team edits every policy: the next up merges and writes each again.
+            for name in ours:
+                document = aws.policy(name) or {}
+                edit = {**OTHER_TEAM["Statement"][0], "Sid": f"Edit{turn}"}
+                aws.set_policy(name, {**document, "Statement": [*document["Statement"], edit]})
+            slept = len(aws.clock.slept)
+            with aws.record_calls() as record:
+                writing.append(timed(engine.up))
+            calls = record.of("program") | {
+                f"{op} (provider)": n for op, n in record.of("provider").items()
+            }
+            settles += aws.clock.slept[slept:]
+    print(f"\n{size} repositories, an up that writes every policy vs a steady-state up")
+    print(
+        f"  steady up {statistics.median(steady):.3f}s, writing up "
+        f"{statistics.median(writing):.3f}s (medians of {runs}, settle delays excluded), "
+        f"ratio {statistics.median(writing) / statistics.median(steady):.2f}x"
+    )
+    per_repository = {op: n / size for op, n in calls.items() if n >= size}
+    print(
+        "  ECR calls per repository in a writing up: "
+        + ", ".join(f"{op} {n:g}" for op, n in per_repository.items())
+    )
+    print(
+        f"  settle delays: {len(settles) // runs} per run, each {min(settles):.1f} to "
+        f"{max(settles):.1f} s (SETTLE_SECONDS {policy_writes.SETTLE_SECONDS:g} + jitter up "
+        f"to {policy_writes.JITTER_SECONDS:g}); the engine runs the repositories' "
+        "verifications side by side, so a run waits about one of them"
+    )
+
+
+def measure_windows(seeds: int) -> None:
+    """The fresh read-to-write windows, one stack alone and four at once."""
+    from emulation.component import policy_writes
+    from emulation.concurrent import DEFAULT_SCALE, Interleaving, Up, at_once, scaled_time
+    from emulation.concurrent import windows as windows_of
+
+    found: dict[str, list[float]] = {"one stack alone": [], "four stacks at once": []}
+    for seed in range(seeds):
+        for label, count in (("one stack alone", 1), ("four stacks at once", 4)):
+            with EmulatedAws(region=REGION, arn_after_polls=2) as aws:
+                aws.create_repository("shared/base", OTHER_TEAM)
+                engines = [
+                    Engine(
+                        ROOT,
+                        f"ci-{i}",
+                        stack_config("lightsail-ecr-access", f"svc-{i}", ["shared/base"]),
+                    )
+                    for i in range(count)
+                ]
+                with scaled_time(seed=seed):
+                    at_once([Up(e) for e in engines], Interleaving(seed))
+                found[label] += [w for e in engines for w in windows_of(e)]
+    settle = policy_writes.SETTLE_SECONDS * DEFAULT_SCALE
+    print(
+        f"\nFresh read to policy write, real ms, {seeds} seeds (emulated engine, ECR calls "
+        "held up to 10 ms each)"
+    )
+    for label, values in found.items():
+        values.sort()
+        print(
+            f"  {label:<20} median {statistics.median(values) * 1000:6.1f}, "
+            f"max {values[-1] * 1000:6.1f} (of {len(values)})"
+        )
+    print(
+        f"  settle delay in the emulation: {settle * 1000:.0f} ms "
+        f"({policy_writes.SETTLE_SECONDS:g} s scaled by {DEFAULT_SCALE:g})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 40, 160])
@@ -310,7 +403,26 @@ def main(argv: list[str] | None = None) -> int:
         help="instead, split a steady-state up's time at N repositories (engine, "
         "emulation, SDK, clients); --repeat runs each",
     )
+    parser.add_argument(
+        "--writes",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="instead, an up that writes every policy at N repositories next to a steady one",
+    )
+    parser.add_argument(
+        "--window",
+        action="store_true",
+        help="instead, measure the fresh read-to-write windows (--repeat seeds)",
+    )
     args = parser.parse_args(argv)
+    if args.window:
+        measure_windows(max(args.repeat, 3))
+        return 0
+    if args.writes:
+        for size in args.writes:
+            writing_runs(size, max(args.repeat, 3))
+        return 0
     if args.split:
         for size in args.split:
             split_time(size, max(args.repeat, 3))

@@ -35,9 +35,11 @@ from emulation.engine import Engine, RunReport
 
 POLICY_CALLS = ("GetRepositoryPolicy", "SetRepositoryPolicy", "DeleteRepositoryPolicy")
 # One emulated second lasts this many real seconds: the settle delay of 5 s becomes
-# 100 ms, two orders of magnitude above a fresh read-to-write window in the emulated
-# engine (``windows``), and the puller role's polls 40 to 400 ms.
-DEFAULT_SCALE = 0.1
+# 250 ms, and the puller role's polls 100 ms and up. The emulated engine's read-to-write
+# windows (``windows``; `python -m emulation.benchmark --window`) measured 30 to 65 ms,
+# four programs sharing two cores; the scenarios assert, run by run, that they stay
+# under the settle delay.
+DEFAULT_SCALE = 0.05
 
 
 class ScaledClock:
@@ -65,6 +67,8 @@ class Interleaving:
     """Real seconds: each ECR policy call is held up to this long before it is answered."""
     _random: random.Random = field(init=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    policy_calls: list[tuple[int, str, float]] = field(init=False, default_factory=list)
+    """Every ECR policy call as (thread, operation, when ECR answered it), monotonic."""
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -73,12 +77,29 @@ class Interleaving:
         with self._lock:
             return self._random.uniform(0.0, upper)
 
+    def read_write_spans(self) -> list[tuple[float, float]]:
+        """Each read followed by a write in the same thread (a revoke, a fresh merge's own
+        write, a repair): from the read's answer to the write's."""
+        last_read: dict[int, float] = {}
+        spans = []
+        for thread, operation, moment in self.policy_calls:
+            if operation == "GetRepositoryPolicy":
+                last_read[thread] = moment
+            elif thread in last_read:
+                spans.append((last_read.pop(thread), moment))
+        return spans
+
     @contextmanager
     def delaying_policy_calls(self) -> Iterator[None]:
-        def hold(**_: Any) -> None:
-            time.sleep(self.draw(self.max_call_delay))
+        def hold(operation: str) -> Callable[..., None]:
+            def handler(**_: Any) -> None:
+                time.sleep(self.draw(self.max_call_delay))
+                with self._lock:
+                    self.policy_calls.append((threading.get_ident(), operation, time.monotonic()))
 
-        entries = [(f"before-send.ecr.{operation}", hold) for operation in POLICY_CALLS]
+            return handler
+
+        entries = [(f"before-send.ecr.{op}", hold(op)) for op in POLICY_CALLS]
         BUILTIN_HANDLERS.extend(entries)
         aws_api.forget_cached_clients()
         try:
@@ -161,8 +182,9 @@ def at_once(runs: list[Run], interleaving: Interleaving) -> list[Outcome]:
     return outcomes
 
 
-def read_modify_write(ecr: Any, repository: str, statement: dict[str, Any]) -> None:
+def read_modify_write(ecr: Any, repository: str, statement: dict[str, Any]) -> float:
     """Another team adds ``statement`` the way people do: read, append, write back.
+    Returns when (``time.monotonic``) the write was answered.
 
     ``ecr`` is a client built before the runs start: building one takes the GIL for a
     while, which would stretch the stacks' windows, as a separate process would not.
@@ -176,17 +198,29 @@ def read_modify_write(ecr: Any, repository: str, statement: dict[str, Any]) -> N
     statements = [statements] if isinstance(statements, dict) else statements
     document["Statement"] = [*statements, statement]
     ecr.set_repository_policy(repositoryName=repository, policyText=json.dumps(document))
+    return time.monotonic()
+
+
+def window_spans(engine: Engine) -> list[tuple[float, float]]:
+    """(start, end), monotonic, of each window that ``windows`` measures."""
+    starts = {name: start for name, start, _ in engine.timeline if "-document-" in name}
+    return [
+        (starts[document], end)
+        for name, _, end in engine.timeline
+        if "-policy-" in name and (document := name.replace("-policy-", "-document-", 1)) in starts
+    ]
+
+
+def inside_a_window(moment: float, engines: list[Engine], interleaving: Interleaving) -> bool:
+    """Whether a write answered at ``moment`` fell between one of the stacks' reads and
+    the write made from it (a fresh merge and the policy resource's write, or a revoke or
+    repair): the one place where another writer's statement can be lost, unseen."""
+    spans = [*interleaving.read_write_spans(), *(s for e in engines for s in window_spans(e))]
+    return any(start < moment < end for start, end in spans)
 
 
 def windows(engine: Engine) -> list[float]:
     """Real seconds from the start of each fresh merge (its read) to the end of the policy
     resource's write that followed it in the same run: the window in which another writer
     can be overwritten, measured from above."""
-    starts = {name: start for name, start, _ in engine.timeline if "-document-" in name}
-    found = []
-    for name, _, end in engine.timeline:
-        if "-policy-" in name:
-            document = name.replace("-policy-", "-document-", 1)
-            if document in starts:
-                found.append(end - starts[document])
-    return found
+    return [end - start for start, end in window_spans(engine)]

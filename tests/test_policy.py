@@ -964,6 +964,9 @@ def test_merge_grants_validates_every_grant() -> None:
         (doc([{**GUIDE_STATEMENT, "Sid": "AllowLightsailPull-web2"}, OTHER_SERVICE]), [SID]),
         # The same grant under another Sid does not hold ours.
         (doc([{**GUIDE_STATEMENT, "Sid": "Pull"}, OTHER_SERVICE]), [SID]),
+        # Ours beside a stale duplicate of its Sid: the old principal still pulls, so the
+        # grant is not held as intended until a merge drops the duplicate.
+        (doc([GUIDE_STATEMENT, OURS_OLD, OTHER_SERVICE]), [SID]),
     ],
 )
 def test_missing_grants(document: dict[str, Any] | None, expected: list[str]) -> None:

@@ -293,15 +293,6 @@ def test_ensure_gives_up_on_an_unpropagated_principal_after_the_timeout(
     assert stored_text(ecr) == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ensure_grants re-raises the last AwsCallError unchanged after waiting "
-        "PROPAGATION_TIMEOUT_SECONDS: the message says only 'InvalidParameterException' "
-        "and neither that it waited 120 s for IAM to accept the principal nor what to check "
-        "(the puller role's ARN, or a policy ECR refuses for another reason)"
-    ),
-)
 def test_ensure_gives_up_saying_it_waited_for_iam_and_what_to_check(ecr: Any) -> None:
     put_policy(ecr, {"Version": "2012-10-17", "Statement": [CI_PUSH]})
     ecr.meta.events.register(
@@ -596,13 +587,6 @@ def test_revoke_verified_fails_when_the_statement_keeps_coming_back(
     assert "the grant stays in the stack's state until it is gone" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "revoke_verified's GrantNotVerified says 'came back after MAX_REPAIRS (3) revokes' "
-        "but it revoked MAX_REPAIRS + 1 (4) times: the first revoke, then one per repair"
-    ),
-)
 def test_revoke_verified_failure_counts_every_revoke(
     ecr: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,38 +1,35 @@
 """The benchmark's yardstick: the same resources as the real program, and nothing else.
 
 One component of the same type, the container service, the puller role, and per
-repository a policy resource (with a constant document) and a grant finalizer, with
-the same options and dependencies. It reads no repository and merges no policy, so
-the difference between the two programs' times is what the real program's own work
-(its AWS reads and its merges) costs.
+repository a grant finalizer, a fresh policy document, a policy resource and a
+verification (with a constant document), with the same options and dependencies. It
+reads no repository in the program and merges no policy there, so the difference
+between the two programs' times is what the real program's own work (its AWS reads
+and its merges) costs.
 """
-
-import json
 
 import pulumi
 import pulumi_aws as aws
 
 from components.container_service import TYPE_TOKEN
-from components.dynamic_providers import GrantFinalizer, PullerRole
-from components.policy import statement_sid
+from components.dynamic_providers import (
+    FreshPolicyDocument,
+    GrantFinalizer,
+    GrantVerification,
+    PullerRole,
+)
+from components.policy import pull_statement, serialise, statement_sid
 
 config = pulumi.Config()
 service_name = config.require("serviceName")
 region = pulumi.Config("aws").require("region")
 repositories: list[str] = config.get_object("repositories") or []
 
-DOCUMENT = json.dumps(
-    {
-        "Version": "2008-10-17",
-        "Statement": [
-            {
-                "Sid": statement_sid(service_name),
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:role/trivial"},
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            }
-        ],
-    }
+PRINCIPAL = "arn:aws:iam::123456789012:role/trivial"
+GRANTS = [{"service": service_name, "principal": PRINCIPAL}]
+# As the fresh merge writes it into a repository without a policy, so that it is steady.
+DOCUMENT = serialise(
+    {"Version": "2008-10-17", "Statement": [pull_statement(service_name, PRINCIPAL)]}
 )
 
 component = pulumi.ComponentResource(TYPE_TOKEN, service_name)
@@ -55,18 +52,37 @@ role = PullerRole(
     opts=pulumi.ResourceOptions(parent=component, depends_on=[service]),
 )
 for repository in repositories:
-    policy = aws.ecr.RepositoryPolicy(
-        f"{service_name}-policy-{repository}",
-        repository=repository,
-        region=region,
-        policy=DOCUMENT,
-        opts=pulumi.ResourceOptions(parent=component, depends_on=[role], retain_on_delete=True),
-    )
-    GrantFinalizer(
+    finalizer = GrantFinalizer(
         f"{service_name}-grant-{repository}",
         region=region,
         repository=repository,
         sid=statement_sid(service_name),
+        opts=pulumi.ResourceOptions(parent=component, depends_on=[role]),
+    )
+    document = FreshPolicyDocument(
+        f"{service_name}-document-{repository}",
+        region=region,
+        repository=repository,
+        grants=GRANTS,
+        planned=DOCUMENT,
+        missing=[],
+        opts=pulumi.ResourceOptions(parent=component, depends_on=[finalizer]),
+    )
+    policy = aws.ecr.RepositoryPolicy(
+        f"{service_name}-policy-{repository}",
+        repository=repository,
+        region=region,
+        policy=document.policy,
+        opts=pulumi.ResourceOptions(
+            parent=component, depends_on=[finalizer], retain_on_delete=True
+        ),
+    )
+    GrantVerification(
+        f"{service_name}-verify-{repository}",
+        region=region,
+        repository=repository,
+        grants=GRANTS,
+        revision=document.revision,
         opts=pulumi.ResourceOptions(parent=component, depends_on=[policy]),
     )
 component.register_outputs({})
