@@ -1,4 +1,6 @@
-"""The two dynamic resources: the puller role's state, and the grant finalizer.
+"""The dynamic resources: the puller role's state, the grant finalizer, and the two that
+bracket each repository policy write (the fresh document before it, the verification
+after it; see ``policy_writes``).
 
 Pulumi stores a dynamic provider in the stack state with dill. A class defined in an
 importable module is stored by reference: the pickle holds this module's path and the
