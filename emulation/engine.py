@@ -211,6 +211,7 @@ class Engine:
         self.crash_after: int | None = None
         """Die right after this many provider actions of the next run (None: never)."""
         self._actions = 0
+        self._dead = False
         self._sessions: dict[tuple[str, str], Any] = {}
         self.timeline: list[tuple[str, float, float]] = []
         """Every provider action of the last run: (resource name, start, end), monotonic."""
@@ -394,13 +395,21 @@ class Engine:
         self._actions = 0
         self._sessions = {}
         self.timeline = []
+        self._dead = False
 
     def _acted(self) -> None:
         """A provider has just acted; a run set to crash dies here, before recording it."""
         self._actions += 1
         if self.crash_after is not None and self._actions >= self.crash_after:
             self.crash_after = None
+            self._dead = True
             raise EngineCrashed(f"the run died after provider action {self._actions}")
+
+    def _alive(self) -> None:
+        """A dead run's process is gone: registrations still in flight here (other
+        threads, other tasks) must neither act nor be recorded."""
+        if self._dead:
+            raise EngineCrashed("the run has died: nothing more is done or recorded")
 
     # --- the AWS provider's identity ---------------------------------------------------
 
@@ -425,6 +434,7 @@ class Engine:
     def step(self, urn: str, request: Any, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Create, update, replace or keep one resource; return its id and outputs."""
         with self._lock:
+            self._alive()
             self._seen.add(urn)
             old = self.state.get(urn)
             new = ResourceState(

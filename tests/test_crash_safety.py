@@ -56,6 +56,9 @@ def crashed(dies_after: int) -> Engine:
     engine.crash_after = dies_after
     with pytest.raises(EngineCrashed):
         engine.up()
+    # A dead run does nothing more: registrations still in flight in other threads
+    # neither act nor are recorded (they once went on and wrote a statement).
+    assert len(engine.timeline) == dies_after
     return engine
 
 
