@@ -210,7 +210,7 @@ def report(sizes: list[int], results: dict[int, dict[str, Measurement]], args: A
                 f"{yardstick * 1000:.2f} ms, the program's own {(program - yardstick) * 1000:.2f}"
                 f" ms; {trips:.3f} ECR round trips per repository"
             )
-    print("\nIssue 7's goals (steady-state up):")
+    print("\nGoals for many repositories (steady-state up):")
     if 160 in results:
         trips = results[160]["up"].round_trips
         print(f"  160 repositories, at most 16 ECR round trips waited: {trips:.1f}")
