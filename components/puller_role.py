@@ -16,7 +16,10 @@ from typing import Any
 from . import aws_api
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
-_FIRST_DELAY, _MAX_DELAY = 2.0, 20.0
+# A GetContainerServices read is cheap, and every first `up` in a pipeline waits on this:
+# the delay grows 2, 4, then stays at 5 s, so an ARN is noticed within 5 s of appearing
+# (the AWS guide says it takes at least 30 s), with a bounded number of reads.
+_FIRST_DELAY, _MAX_DELAY = 2.0, 5.0
 
 
 class PullerRoleTimeout(RuntimeError):

@@ -99,10 +99,20 @@ class VirtualClock:
 class EmulatedAws:
     """Use as a context manager; repositories, policies and services persist inside it."""
 
-    def __init__(self, region: str = "us-east-1", arn_after_polls: int | None = 2) -> None:
+    def __init__(
+        self,
+        region: str = "us-east-1",
+        arn_after_polls: int | None = 2,
+        *,
+        arn_after_seconds: float | None = None,
+    ) -> None:
         self.region = region
-        self.lightsail = LightsailEmulator(arn_after_polls=arn_after_polls)
         self.clock = VirtualClock()
+        self.lightsail = LightsailEmulator(
+            arn_after_polls=arn_after_polls,
+            arn_after_seconds=arn_after_seconds,
+            clock=lambda: self.clock.monotonic(),
+        )
         self._faults: list[tuple[str, Any]] = []
         self._latencies: list[tuple[str, Any]] = []
         self.sleep = time.sleep  # the latency's sleep; real time, unlike the puller's waits

@@ -61,6 +61,9 @@ class Service:
     role_active: bool = False
     role_arn: str = ""
     polls_since_activation: int = 0
+    activated_at: float = 0.0
+    arn_seen_at: float | None = None
+    """When (on the emulator's clock) a look first returned the ARN, since activation."""
     is_disabled: bool = False
     public_domain_names: dict[str, list[str]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
@@ -72,12 +75,23 @@ class Service:
 class LightsailEmulator:
     """In-memory container services; ``install()`` routes boto3's Lightsail calls here.
 
+    ``arn_after_seconds`` (with ``clock``, a monotonic clock): instead, how long after
+    activation the ARN appears, as the real service takes a while to create the role.
     ``arn_after_polls``: how many GetContainerServices calls after activation the role's
     principal ARN stays empty (``None``: it never appears).
     """
 
-    def __init__(self, arn_after_polls: int | None = 2, account: str = ACCOUNT) -> None:
+    def __init__(
+        self,
+        arn_after_polls: int | None = 2,
+        account: str = ACCOUNT,
+        *,
+        arn_after_seconds: float | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.arn_after_polls = arn_after_polls
+        self.arn_after_seconds = arn_after_seconds
+        self.clock = clock or (lambda: 0.0)
         self.account = account
         self.services: dict[tuple[str, str, str], Service] = {}
         # The account of the call being answered (the default one outside a call).
@@ -200,19 +214,26 @@ class LightsailEmulator:
         service.role_active = True
         service.role_arn = ""
         service.polls_since_activation = 0
+        service.activated_at = self.clock()
+        service.arn_seen_at = None
 
     def _describe(self, service: Service) -> dict[str, Any]:
         # Each look at a freshly activated role brings its ARN closer, as the real
         # service takes a while to create it.
         if service.role_active and not service.role_arn:
-            if (
-                self.arn_after_polls is not None
-                and service.polls_since_activation >= self.arn_after_polls
-            ):
+            if self.arn_after_seconds is not None:
+                due = self.clock() - service.activated_at >= self.arn_after_seconds
+            else:
+                due = (
+                    self.arn_after_polls is not None
+                    and service.polls_since_activation >= self.arn_after_polls
+                )
+            if due:
                 service.role_arn = (
                     f"arn:aws:iam::{service.account}:role/amazon/lightsail/{service.region}/"
                     f"containers/{service.name}/private-repo-access/{secrets.token_hex(8)}"
                 )
+                service.arn_seen_at = self.clock() - service.activated_at
             else:
                 polls = getattr(self._waiting, "polls", None)
                 if polls is not None:

@@ -143,8 +143,8 @@ def test_arn_never_appearing_times_out_within_bound(
     client, stubber = lightsail
     stubber.add_response("get_container_services", container_services(False), GET)
     stubber.add_response("update_container_service", {}, update_params(True))
-    # Backoff 2, 4, 8, 16, then capped at 20, 20, 20, then the 10 s left: 8 polls.
-    for _ in range(8):
+    # Backoff 2, 4, then capped at 5 (18 times), then the 4 s left: 21 polls.
+    for _ in range(21):
         stubber.add_response("get_container_services", container_services(True, ""), GET)
 
     with pytest.raises(PullerRoleTimeout) as caught:
@@ -163,7 +163,7 @@ def test_arn_never_appearing_times_out_within_bound(
     stubber.assert_no_pending_responses()
     assert sum(fake_time.sleeps) <= timeout
     assert max(fake_time.sleeps) <= puller_role._MAX_DELAY
-    assert fake_time.sleeps == [2.0, 4.0, 8.0, 16.0, 20.0, 20.0, 20.0, 10.0]
+    assert fake_time.sleeps == [2.0, 4.0, *[5.0] * 18, 4.0]
 
 
 def test_tiny_timeout_never_sleeps_past_it(
@@ -239,3 +239,21 @@ def test_activation_never_returns_an_arn_read_before_it(
 
     assert arn == new_arn
     stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("appears_after", [0.5, 31.0, 47.5, 120.0])
+def test_an_arn_is_noticed_within_5_s_of_appearing(appears_after: float) -> None:
+    """A first `up` waits for the ARN no longer than it must: every read is cheap."""
+    from emulation.cloud import EmulatedAws
+
+    with EmulatedAws(region=REGION, arn_after_seconds=appears_after) as aws:
+        aws.lightsail.add_existing_service(SERVICE, REGION)
+        client = aws_api.client("lightsail", REGION)
+
+        arn = ensure_puller_role(client, SERVICE, True, timeout=300)
+
+        service = aws.lightsail.service(SERVICE, REGION)
+        assert arn == service.role_arn != ""
+        waited = sum(aws.clock.slept)
+        assert service.arn_seen_at == pytest.approx(waited, abs=0.5)
+        assert appears_after <= waited <= appears_after + 5.0
