@@ -83,7 +83,7 @@ def container_args(
             )
         tag = str(_require(spec, "tag", what))
         if not _TAG.fullmatch(tag):
-            raise ConfigurationError(f"{what}: {tag!r} is not a valid image tag")
+            raise ConfigurationError(_bad_tag(what, tag))
         ports = dict(spec.get("ports") or {})
         for port, protocol in ports.items():
             if (
@@ -92,8 +92,9 @@ def container_args(
                 or protocol not in _PROTOCOLS
             ):
                 raise ConfigurationError(
-                    f"{what}: port {port!r}: {protocol!r} must map a port number to one of "
-                    + ", ".join(_PROTOCOLS)
+                    f"{what}: `ports` maps each port number (1 to 65535) to its protocol, "
+                    f'one of {", ".join(_PROTOCOLS)}, as in {{"8080": "HTTP"}}; '
+                    f"{port!r}: {protocol!r} is not such a pair"
                 )
         args: dict[str, Any] = {
             "container_name": name,
@@ -106,6 +107,23 @@ def container_args(
             args["commands"] = list(spec["command"])
         result.append(args)
     return result
+
+
+def _bad_tag(what: str, tag: str) -> str:
+    message = (
+        f"{what}: {tag!r} is not a valid image tag: a tag is 1 to 128 letters, digits, "
+        "'_', '.' and '-', not starting with '.' or '-', such as '1.4.2' or 'latest'"
+    )
+    if "/" in tag or "@" in tag or ":" in tag:
+        # An image URI or a digest pasted where only the tag goes.
+        after = tag.rsplit("/", 1)[-1].rpartition(":")[2]
+        # A digest names no tag to suggest.
+        hint = f" (here perhaps {after!r})" if "@" not in tag and _TAG.fullmatch(after) else ""
+        message += (
+            "; give the tag alone, without registry, repository or digest: the image URI "
+            f"is made from `repository` and the tag{hint}"
+        )
+    return message
 
 
 def public_endpoint_args(

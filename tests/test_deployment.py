@@ -245,3 +245,31 @@ def test_public_endpoint_that_is_not_an_object_is_refused(
     message = refusal(public_endpoint_args, endpoint, deployed)
     assert "must be an object with container and port" in message
     assert repr(endpoint) in message
+
+
+@pytest.mark.parametrize(
+    ("tag", "hint"),
+    [
+        (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/app:1.4.2", "'1.4.2'"),
+        ("team/app:v2", "'v2'"),
+        ("v1:latest", "'latest'"),
+        ("team/app@sha256:abc", None),
+    ],
+)
+def test_an_image_uri_given_as_the_tag_says_what_a_tag_is(tag: str, hint: str | None) -> None:
+    message = refusal(container_args, [web(tag=tag)], PREFIXES)
+    assert "a tag is 1 to 128 letters, digits" in message
+    assert "give the tag alone, without registry, repository or digest" in message
+    assert "made from `repository`" in message
+    if hint is not None:
+        assert f"here perhaps {hint}" in message
+    else:
+        assert "here perhaps" not in message
+
+
+def test_a_bad_port_mapping_reads_as_a_sentence() -> None:
+    message = refusal(container_args, [web(ports={"8080": "GRPC"})], PREFIXES)
+    assert message == (
+        "container 'web': `ports` maps each port number (1 to 65535) to its protocol, one of "
+        "HTTP, HTTPS, TCP, UDP, as in {\"8080\": \"HTTP\"}; '8080': 'GRPC' is not such a pair"
+    )
