@@ -255,7 +255,7 @@ def forget_cached_clients() -> None:
 
 # --- Diagnosis reads (components.doctor) ---------------------------------------------
 # Read-only calls the doctor makes on top of the ones above. Each is in the operator
-# policy's diagnosis statements (components.operator_policy.DIAGNOSIS_*_ACTIONS).
+# policy's diagnosis statements (components.rules.operator_policy.DIAGNOSIS_*_ACTIONS).
 
 # What BatchGetImage may hand back: a multi-platform index, or a single image manifest.
 INDEX_MEDIA_TYPES = (

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .identity import AwsIdentity
-from .validation import ConfigurationError
+from .rules.errors import ConfigurationError
 
 _HOW_INSTEAD = (
     "pass the provider's settings as args['aws_identity'] = AwsIdentity(profile=..., "

@@ -26,7 +26,9 @@ from botocore.exceptions import ProfileNotFound
 from . import aws_api
 from .aws_api import AwsCallError
 from .identity import AssumedRole, AwsIdentity
-from .policy import (
+from .puller_role import RoleState, role_state
+from .rules.errors import ConfigurationError
+from .rules.policy import (
     PULL_ACTIONS,
     MalformedPolicyError,
     PolicyError,
@@ -36,10 +38,9 @@ from .policy import (
     serialise,
     statement_sid,
 )
-from .pull_access import PullAccess, evaluate
-from .puller_role import RoleState, role_state
-from .repository import ImageRef, RepositoryRef, parse_image, parse_repository
-from .validation import ConfigurationError, check_region, check_service_name
+from .rules.pull_access import PullAccess, evaluate
+from .rules.repository import ImageRef, RepositoryRef, parse_image, parse_repository
+from .rules.validation import check_region, check_service_name
 
 OK, PROBLEM, WARNING = "ok", "problem", "warning"
 EXIT_OK, EXIT_PROBLEM, EXIT_COULD_NOT_LOOK = 0, 1, 2

@@ -41,8 +41,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from . import aws_api, policy, policy_writes, puller_role
+from . import aws_api, policy_writes, puller_role
 from .identity import AwsIdentity
+from .rules import policy
 
 PICKLE_MODULE = "lightsail_ecr_access_providers"
 """The module path the state holds for these classes. Never change it."""

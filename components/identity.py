@@ -39,7 +39,7 @@ from botocore.credentials import (
 )
 from botocore.exceptions import ProfileNotFound
 
-from .validation import ConfigurationError
+from .rules.errors import ConfigurationError
 
 SESSION_NAME = "lightsail-ecr-access"
 # Services the project calls, by the key pulumi-aws uses in `aws:endpoints`.
@@ -269,6 +269,16 @@ class AwsIdentity:
             assumed.set_config_variable(variable, base.get_config_variable(variable))
         assumed.register_component("credential_provider", CredentialResolver([_Refreshing(fetch)]))
         return assumed
+
+
+def check_identity(identity: Any) -> AwsIdentity:
+    """The component's ``aws_identity`` input: an AwsIdentity, or a sentence that says so."""
+    if not isinstance(identity, AwsIdentity):
+        raise ConfigurationError(
+            f"aws_identity is {identity!r}; give an AwsIdentity, for example "
+            "AwsIdentity(profile='prod') (from components.identity)"
+        )
+    return identity
 
 
 # Every session of the process reads botocore's service models through one loader, so

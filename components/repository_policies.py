@@ -27,14 +27,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from . import aws_api, policy
+from . import aws_api
 from .aws_provider import provider_account
 from .concurrency import bounded_map
 from .dynamic_providers import FreshPolicyDocument, GrantFinalizer, GrantVerification
 from .identity import AwsIdentity
 from .program_end import ProgramEnd
-from .repository import RepositoryRef
-from .validation import ConfigurationError
+from .rules import policy
+from .rules.errors import ConfigurationError
+from .rules.repository import RepositoryRef
 
 # A realistic upper bound for a puller role ARN, used to check the document's size
 # before the real ARN is known (that is, before anything is written).

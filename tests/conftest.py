@@ -80,7 +80,7 @@ def _no_config_from_another_test() -> Iterator[None]:
 
 def refusal(check: Callable[..., Any], *args: Any) -> str:
     """Call ``check`` expecting an input to be refused; return the error's message."""
-    from components.validation import ConfigurationError
+    from components.rules.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError) as info:
         check(*args)

@@ -10,7 +10,7 @@ import pytest
 
 from components import ConfigurationError, PrivateEcrContainerService
 from components.aws_api import AwsCallError
-from components.policy import statement_sid
+from components.rules.policy import statement_sid
 from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN, push_image
 from tests.mock_program import Recording, run_program
 

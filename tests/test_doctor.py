@@ -19,7 +19,7 @@ import pytest
 
 from components import aws_api, doctor
 from components.doctor import Diagnosis, DiagnosisError, diagnose
-from components.policy import pull_statement
+from components.rules.policy import pull_statement
 from emulation.cloud import EmulatedAws, image_manifest
 from tests.conftest import ACCOUNT, CI_PUSH, REGION
 

@@ -30,7 +30,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from components import aws_api, puller_role
 from components.dynamic_providers import PICKLE_MODULE, GrantFinalizerProvider, PullerRoleProvider
 from components.identity import AssumedRole, AwsIdentity
-from components.policy import pull_statement, statement_sid
+from components.rules.policy import pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services, put_policy
 
 SERVICE = "web"

@@ -1,4 +1,4 @@
-"""Tests of components/operator_policy.py: least privilege for whoever runs `pulumi up`."""
+"""Tests of components/rules/operator_policy.py: least privilege for whoever runs `pulumi up`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.operator_policy import operator_policy
+from components.rules.operator_policy import operator_policy
 from tests.conftest import ACCOUNT, REGION
 
 # The AWS guide's "Required permissions" for managing repository policies.

@@ -18,14 +18,13 @@ import boto3
 import pytest
 from pulumi.dynamic import ReadResult
 
-from components import aws_api, policy, policy_writes
+from components import aws_api, policy_writes
 from components.dynamic_providers import (
     FreshPolicyDocumentProvider,
     GrantFinalizerProvider,
     GrantVerificationProvider,
 )
 from components.identity import AssumedRole, AwsIdentity
-from components.policy import MalformedPolicyError, pull_statement, statement_sid
 from components.policy_writes import (
     JITTER_SECONDS,
     MAX_REPAIRS,
@@ -38,6 +37,8 @@ from components.policy_writes import (
     verify_grants,
 )
 from components.revocation import Revocation
+from components.rules import policy
+from components.rules.policy import MalformedPolicyError, pull_statement, statement_sid
 from emulation.cloud import VirtualClock
 from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN, fail_call, put_policy
 

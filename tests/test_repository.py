@@ -1,4 +1,4 @@
-"""Tests of components/repository.py: repository references as users write them."""
+"""Tests of components/rules/repository.py: repository references as users write them."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from components.repository import (
+from components.rules.errors import ConfigurationError
+from components.rules.repository import (
     RepositoryRef,
     image_uri_prefix,
     parse_image,
     parse_repositories,
     parse_repository,
 )
-from components.validation import ConfigurationError
 from tests.conftest import ACCOUNT, REGION, refusal
 
 OTHER_ACCOUNT = "111122223333"

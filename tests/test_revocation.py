@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from components import aws_api, policy, revocation
-from components.policy import MalformedPolicyError, pull_statement, statement_sid
+from components import aws_api, revocation
 from components.revocation import Revocation, revoke_statement
+from components.rules import policy
+from components.rules.policy import MalformedPolicyError, pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, put_policy
 
 REPOSITORY = "team/app"

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .deployment import _TAG
-from .validation import ConfigurationError
+from .errors import ConfigurationError
 
 # ECR's own pattern for repository names (CreateRepository), 2 to 256 characters.
 _NAME = r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
