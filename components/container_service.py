@@ -8,17 +8,17 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from . import aws_api
-from .aws_api import repository_arn
-from .aws_provider import (
+from .aws import aws_api
+from .aws.aws_api import repository_arn
+from .aws.identity import AwsIdentity, check_identity
+from .aws.puller_role import DEFAULT_TIMEOUT_SECONDS
+from .dynamic_providers import PullerRole
+from .program.aws_provider import (
     check_no_explicit_provider,
     provider_for,
     stack_default_tags,
 )
-from .dynamic_providers import PullerRole
-from .identity import AwsIdentity, check_identity
-from .puller_role import DEFAULT_TIMEOUT_SECONDS
-from .repository_policies import RepositoryPolicyBook
+from .program.repository_policies import RepositoryPolicyBook
 from .rules import adoption, deployment, validation
 from .rules.operator_policy import operator_policy
 from .rules.repository import image_uri_prefix, parse_repositories

@@ -23,10 +23,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ProfileNotFound
 
-from . import aws_api
-from .aws_api import AwsCallError
-from .identity import AssumedRole, AwsIdentity
-from .puller_role import RoleState, role_state
+from .aws import aws_api
+from .aws.aws_api import AwsCallError
+from .aws.identity import AssumedRole, AwsIdentity
+from .aws.puller_role import RoleState, role_state
 from .rules.errors import ConfigurationError
 from .rules.policy import (
     PULL_ACTIONS,

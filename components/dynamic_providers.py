@@ -41,8 +41,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from . import aws_api, policy_writes, puller_role
-from .identity import AwsIdentity
+from .aws import aws_api, policy_writes, puller_role
+from .aws.identity import AwsIdentity
 from .rules import policy
 
 PICKLE_MODULE = "lightsail_ecr_access_providers"

@@ -258,7 +258,7 @@ def split_time(size: int, runs: int) -> None:
     import botocore.client
     from moto.core.models import BotocoreStubber
 
-    from components import aws_api
+    from components.aws import aws_api
     from emulation.lightsail import LightsailEmulator
 
     aws_api.CONCURRENT_READS = 1

@@ -154,7 +154,7 @@ def fail_call(code: str, message: str = "injected") -> Callable[..., Any]:
 @pytest.fixture
 def client_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Every (service, Region) the project builds a client for, in order."""
-    from components import aws_api
+    from components.aws import aws_api
 
     built: list[tuple[str, str]] = []
     original = aws_api.client
@@ -173,7 +173,7 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
 
     Usage: ``inject_error("ecr", "GetRepositoryPolicy", "AccessDeniedException")``.
     """
-    from components import aws_api
+    from components.aws import aws_api
 
     original = aws_api.client
     faults: list[tuple[str, str, str]] = []
@@ -200,7 +200,7 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
 def _new_provider_process() -> Iterator[None]:
     """Each test starts as a new provider process would: no client kept from another
     test, whose patches or emulation it would carry."""
-    from components import aws_api
+    from components.aws import aws_api
 
     aws_api.forget_cached_clients()
     yield
@@ -212,7 +212,7 @@ def _settle_on_a_virtual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The policy writes' settle delays pass at once, measured on a virtual clock: a test
     with one writer has nobody to wait for. (Tests of writers at the same time run on
     scaled real time instead, see emulation.concurrent.)"""
-    from components import policy_writes
+    from components.aws import policy_writes
     from emulation.cloud import VirtualClock
 
     monkeypatch.setattr(policy_writes, "clock", VirtualClock())

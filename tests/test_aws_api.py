@@ -1,4 +1,4 @@
-"""Tests of components/aws_api.py against moto (ECR, STS) and botocore's Stubber (Lightsail)."""
+"""Tests of components/aws/aws_api.py against moto (ECR, STS) and botocore's Stubber (Lightsail)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 
-from components import aws_api
-from components.aws_api import AwsCallError, aws_call
+from components.aws import aws_api
+from components.aws.aws_api import AwsCallError, aws_call
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN
 
 NAME = "team/app"

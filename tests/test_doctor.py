@@ -17,7 +17,8 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from components import aws_api, doctor
+from components import doctor
+from components.aws import aws_api
 from components.doctor import Diagnosis, DiagnosisError, diagnose
 from components.rules.policy import pull_statement
 from emulation.cloud import EmulatedAws, image_manifest

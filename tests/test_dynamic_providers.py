@@ -1,7 +1,7 @@
 """The dynamic providers as the Pulumi engine would run them: pickled, then called.
 
 Lightsail is a Stubber-activated boto3 client handed out by a patched
-``components.aws_api.client``; ECR is moto. Time is faked through the keyword defaults
+``components.aws.aws_api.client``; ECR is moto. Time is faked through the keyword defaults
 of ``ensure_puller_role`` (``sleep``/``clock`` are bound when the function is defined,
 so patching ``time.sleep`` afterwards would not reach them).
 """
@@ -27,9 +27,9 @@ import pytest
 from botocore.stub import Stubber
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components import aws_api, puller_role
+from components.aws import aws_api, puller_role
+from components.aws.identity import AssumedRole, AwsIdentity
 from components.dynamic_providers import PICKLE_MODULE, GrantFinalizerProvider, PullerRoleProvider
-from components.identity import AssumedRole, AwsIdentity
 from components.rules.policy import pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services, put_policy
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from components import PrivateEcrContainerService, aws_api
-from components.aws_api import AwsCallError
-from components.concurrency import bounded_map
+from components import PrivateEcrContainerService
+from components.aws import aws_api
+from components.aws.aws_api import AwsCallError
+from components.aws.concurrency import bounded_map
 from tests.conftest import ACCOUNT, CI_PUSH, REGION, fail_call
 from tests.mock_program import Recording, run_program
 

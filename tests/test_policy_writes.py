@@ -18,14 +18,9 @@ import boto3
 import pytest
 from pulumi.dynamic import ReadResult
 
-from components import aws_api, policy_writes
-from components.dynamic_providers import (
-    FreshPolicyDocumentProvider,
-    GrantFinalizerProvider,
-    GrantVerificationProvider,
-)
-from components.identity import AssumedRole, AwsIdentity
-from components.policy_writes import (
+from components.aws import aws_api, policy_writes
+from components.aws.identity import AssumedRole, AwsIdentity
+from components.aws.policy_writes import (
     JITTER_SECONDS,
     MAX_REPAIRS,
     PROPAGATION_TIMEOUT_SECONDS,
@@ -36,7 +31,12 @@ from components.policy_writes import (
     revoke_verified,
     verify_grants,
 )
-from components.revocation import Revocation
+from components.aws.revocation import Revocation
+from components.dynamic_providers import (
+    FreshPolicyDocumentProvider,
+    GrantFinalizerProvider,
+    GrantVerificationProvider,
+)
 from components.rules import policy
 from components.rules.policy import MalformedPolicyError, pull_statement, statement_sid
 from emulation.cloud import VirtualClock

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from components import aws_api, puller_role
-from components.puller_role import PullerRoleTimeout, ensure_puller_role
+from components.aws import aws_api, puller_role
+from components.aws.puller_role import PullerRoleTimeout, ensure_puller_role
 from tests.conftest import REGION, ROLE_ARN, container_services
 
 SERVICE = "web"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from components import aws_api, revocation
-from components.revocation import Revocation, revoke_statement
+from components.aws import aws_api, revocation
+from components.aws.revocation import Revocation, revoke_statement
 from components.rules import policy
 from components.rules.policy import MalformedPolicyError, pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, put_policy

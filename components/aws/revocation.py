@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from ..rules import policy
 from . import aws_api
-from .rules import policy
 
 
 class Revocation(enum.Enum):

@@ -7,7 +7,7 @@ once with boto3, every grant declared on it, the one policy resource that writes
 merged document, and the grant finalizers that take each service's statement out again.
 
 The merged document is computed once the program has declared everything
-(``components.program_end``), so components may be declared in any order, with
+(``components.program.program_end``), so components may be declared in any order, with
 invokes, transforms or awaits between them; a grant declared after that (inside an
 ``apply`` that runs late) is refused with an error.
 
@@ -27,15 +27,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from . import aws_api
+from ..aws import aws_api
+from ..aws.concurrency import bounded_map
+from ..aws.identity import AwsIdentity
+from ..dynamic_providers import FreshPolicyDocument, GrantFinalizer, GrantVerification
+from ..rules import policy
+from ..rules.errors import ConfigurationError
+from ..rules.repository import RepositoryRef
 from .aws_provider import provider_account
-from .concurrency import bounded_map
-from .dynamic_providers import FreshPolicyDocument, GrantFinalizer, GrantVerification
-from .identity import AwsIdentity
 from .program_end import ProgramEnd
-from .rules import policy
-from .rules.errors import ConfigurationError
-from .rules.repository import RepositoryRef
 
 # A realistic upper bound for a puller role ARN, used to check the document's size
 # before the real ARN is known (that is, before anything is written).

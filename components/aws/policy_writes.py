@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..rules import policy
 from . import aws_api
 from .revocation import Revocation, revoke_statement
-from .rules import policy
 
 # The settle delay, from the window it must outlast. Measured in the emulated engine
 # (`python -m emulation.benchmark --window`), the window from the fresh read to the
