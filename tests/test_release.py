@@ -42,7 +42,7 @@ def test_the_package_imports_itself_only_relatively() -> None:
     """Installed, the folder is `lightsail_ecr_access`: an absolute `components.` import
     inside it would fail there (or import another project's `components`)."""
     absolute = []
-    for path in sorted((ROOT / "components").glob("*.py")):
+    for path in sorted((ROOT / "components").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names = (
                 [alias.name for alias in node.names] if isinstance(node, ast.Import) else
@@ -50,7 +50,7 @@ def test_the_package_imports_itself_only_relatively() -> None:
                 []
             )  # fmt: skip
             absolute += [
-                f"{path.name}:{node.lineno} {name}"
+                f"{path.relative_to(ROOT)}:{node.lineno} {name}"
                 for name in names
                 if name == "components" or name.startswith("components.")
             ]
