@@ -9,7 +9,6 @@ import pulumi
 import pulumi_aws as aws
 
 from .aws import aws_api
-from .aws.aws_api import repository_arn
 from .aws.identity import AwsIdentity, check_identity
 from .aws.puller_role import DEFAULT_TIMEOUT_SECONDS
 from .dynamic_providers import PullerRole
@@ -21,7 +20,7 @@ from .program.aws_provider import (
 from .program.repository_policies import RepositoryPolicyBook
 from .rules import adoption, deployment, validation
 from .rules.operator_policy import operator_policy
-from .rules.repository import image_uri_prefix, parse_repositories
+from .rules.repository import image_uri_prefix, parse_repositories, repository_arn
 
 TYPE_TOKEN = "lightsail-ecr:index:PrivateEcrContainerService"
 

@@ -39,7 +39,13 @@ from .rules.policy import (
     statement_sid,
 )
 from .rules.pull_access import PullAccess, evaluate
-from .rules.repository import ImageRef, RepositoryRef, parse_image, parse_repository
+from .rules.repository import (
+    ImageRef,
+    RepositoryRef,
+    parse_image,
+    parse_repository,
+    repository_arn,
+)
 from .rules.validation import check_region, check_service_name
 
 OK, PROBLEM, WARNING = "ok", "problem", "warning"
@@ -332,10 +338,10 @@ class _Examination:
             return False
         registry = str(description.get("registryId", account or ""))
         self.add("repository", OK, f"exists in {region}, account {registry}", repository=name)
-        repository_arn = str(
-            description.get("repositoryArn") or aws_api.repository_arn(region, registry, name)
+        described_arn = str(
+            description.get("repositoryArn") or repository_arn(region, registry, name)
         )
-        self.check_policy(name, aws_api.get_policy_text(ecr, name, repository_arn), arn)
+        self.check_policy(name, aws_api.get_policy_text(ecr, name, described_arn), arn)
         return True
 
     def check_policy(self, name: str, text: str | None, arn: str) -> None:
@@ -465,7 +471,7 @@ class _Examination:
     def check_image(self, image: ImageRef, account: str | None) -> None:
         name = image.repository.name
         ecr = self.client("ecr")
-        arn = aws_api.repository_arn(self.region, account or "<account>", name)
+        arn = repository_arn(self.region, account or "<account>", name)
         details = aws_api.describe_image(ecr, name, image.image_id, arn)
         what = "digest" if image.digest else "tag"
         if details is None:

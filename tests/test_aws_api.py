@@ -13,10 +13,11 @@ from botocore.stub import Stubber
 
 from components.aws import aws_api
 from components.aws.aws_api import AwsCallError, aws_call
+from components.rules.repository import repository_arn
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN
 
 NAME = "team/app"
-ARN = aws_api.repository_arn(REGION, ACCOUNT, NAME)
+ARN = repository_arn(REGION, ACCOUNT, NAME)
 POLICY = json.dumps(
     {
         "Version": "2008-10-17",
@@ -59,18 +60,6 @@ def test_client_is_built_for_the_explicit_region() -> None:
     built = aws_api.client("ecr", "eu-west-1")
     assert built.meta.region_name == "eu-west-1"
     assert built.meta.config.retries["mode"] == "standard"
-
-
-@pytest.mark.parametrize(
-    ("region", "expected"),
-    [
-        ("us-east-1", f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/team/app"),
-        ("cn-north-1", f"arn:aws-cn:ecr:cn-north-1:{ACCOUNT}:repository/team/app"),
-        ("us-gov-west-1", f"arn:aws-us-gov:ecr:us-gov-west-1:{ACCOUNT}:repository/team/app"),
-    ],
-)
-def test_repository_arn_uses_the_region_partition(region: str, expected: str) -> None:
-    assert aws_api.repository_arn(region, ACCOUNT, "team/app") == expected
 
 
 def test_project_client_reaches_moto_and_arn_matches(repository: str) -> None:

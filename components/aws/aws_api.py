@@ -92,18 +92,6 @@ def aws_call(action: str, resource: str) -> Iterator[None]:
 # --- ECR ---------------------------------------------------------------------------
 
 
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def repository_arn(region: str, account: str, name: str) -> str:
-    return f"arn:{partition(region)}:ecr:{region}:{account}:repository/{name}"
-
-
 def describe_repository(ecr: Any, name: str, region: str) -> dict[str, Any]:
     """The repository's description; a missing repository is a clear error."""
     try:

@@ -105,6 +105,19 @@ def image_uri_prefix(account: str, region: str, name: str) -> str:
     return f"{account}.dkr.ecr.{region}{suffix}/{name}"
 
 
+def partition(region: str) -> str:
+    """The ARN partition of ``region``: China and GovCloud have their own."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def repository_arn(region: str, account: str, name: str) -> str:
+    return f"arn:{partition(region)}:ecr:{region}:{account}:repository/{name}"
+
+
 # --- Image URIs (components.doctor) --------------------------------------------------
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 IMAGE_TAG = _TAG  # the same tag grammar the deployment inputs are checked with
