@@ -8,7 +8,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from .aws import aws_api
+from .aws import lightsail_api
 from .aws.identity import AwsIdentity, check_identity
 from .aws.puller_role import DEFAULT_TIMEOUT_SECONDS
 from .dynamic_providers import PullerRole
@@ -125,7 +125,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
 
         if adopt:
             adoption.check_adoptable(
-                aws_api.get_container_service(
+                lightsail_api.get_container_service(
                     book.client("lightsail", region, identity), service_name
                 ),
                 adoption.ServiceGoal(

@@ -106,7 +106,7 @@ def test_deployment_actions_only_when_deploying_containers() -> None:
 
 def test_lightsail_actions_the_program_calls_are_always_there() -> None:
     actions = set(all_actions(parsed([], deploys=False)))
-    # What components.aws.aws_api and the ContainerService resource call.
+    # What components.aws (lightsail_api) and the ContainerService resource call.
     assert {
         "lightsail:GetContainerServices",
         "lightsail:UpdateContainerService",

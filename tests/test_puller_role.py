@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from components.aws import aws_api, puller_role
+from components.aws import puller_role, sdk
 from components.aws.puller_role import PullerRoleTimeout, ensure_puller_role
 from tests.conftest import REGION, ROLE_ARN, container_services
 
@@ -195,7 +195,7 @@ def test_missing_service_is_an_error_naming_it(
         expected_params=GET,
     )
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
+    with pytest.raises(sdk.AwsCallError) as caught:
         ensure_puller_role(client, SERVICE, True, sleep=fake_time.sleep, clock=fake_time.clock)
 
     assert repr(SERVICE) in str(caught.value)
@@ -216,7 +216,7 @@ def test_access_denied_on_update_names_the_action(
         expected_params=update_params(True),
     )
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
+    with pytest.raises(sdk.AwsCallError) as caught:
         ensure_puller_role(client, SERVICE, True, sleep=fake_time.sleep, clock=fake_time.clock)
 
     assert "lightsail:UpdateContainerService" in str(caught.value)

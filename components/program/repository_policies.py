@@ -27,7 +27,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ..aws import aws_api
+from ..aws import ecr_api, sdk, sts_api
 from ..aws.concurrency import bounded_map
 from ..aws.identity import AwsIdentity
 from ..dynamic_providers import FreshPolicyDocument, GrantFinalizer, GrantVerification
@@ -61,7 +61,7 @@ class RepositoryEntry:
     grants: list[Grant] = field(default_factory=list)
     policy_resource: aws.ecr.RepositoryPolicy | None = None
     verification: GrantVerification | None = None
-    images: aws_api.ImageTags = field(default_factory=aws_api.ImageTags)
+    images: ecr_api.ImageTags = field(default_factory=ecr_api.ImageTags)
     """The tags asked for a deployment that the repository lacks, and its newest ones."""
 
     def merged_text(self, principals: dict[str, str], warn: bool = True) -> str:
@@ -151,14 +151,14 @@ class RepositoryPolicyBook:
             if (identity, region) not in self._sessions:
                 self._sessions[(identity, region)] = identity.session(region)
             session = self._sessions[(identity, region)]
-            self._clients[key] = aws_api.client(service, region, identity, session=session)
+            self._clients[key] = sdk.client(service, region, identity, session=session)
         return self._clients[key]
 
     def account(self, identity: AwsIdentity, region: str) -> str:
         """The account that ``identity``'s credentials belong to (one STS call per run)."""
         key = (identity, region)
         if key not in self._accounts:
-            self._accounts[key] = aws_api.caller_account(self.client("sts", region, identity))
+            self._accounts[key] = sts_api.caller_account(self.client("sts", region, identity))
         return self._accounts[key]
 
     def check_same_account(
@@ -210,7 +210,7 @@ class RepositoryPolicyBook:
         wanted = {name: sorted(tags) for name, tags in (image_tags or {}).items() if tags}
         if unread or wanted:
             ecr = self.client("ecr", region, identity)
-            described = aws_api.describe_repositories(ecr, unread, region) if unread else {}
+            described = ecr_api.describe_repositories(ecr, unread, region) if unread else {}
             arns = [str(described[name]["repositoryArn"]) for name in unread]
 
             def arn_of(name: str) -> str:
@@ -218,14 +218,14 @@ class RepositoryPolicyBook:
                 return known.arn if known else str(described[name]["repositoryArn"])
 
             reads: list[Callable[[], Any]] = [
-                partial(aws_api.get_policy_text, ecr, name, arn)
+                partial(ecr_api.get_policy_text, ecr, name, arn)
                 for name, arn in zip(unread, arns, strict=True)
             ]
             reads += [
-                partial(aws_api.find_image_tags, ecr, name, arn_of(name), tags)
+                partial(ecr_api.find_image_tags, ecr, name, arn_of(name), tags)
                 for name, tags in wanted.items()
             ]
-            answers = bounded_map(lambda read: read(), reads, aws_api.CONCURRENT_READS)
+            answers = bounded_map(lambda read: read(), reads, ecr_api.CONCURRENT_READS)
             texts, images = answers[: len(unread)], answers[len(unread) :]
             # Every policy is parsed before any entry is kept: one bad policy, no entries.
             originals = [
