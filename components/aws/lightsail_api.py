@@ -6,8 +6,6 @@ from typing import Any
 
 from .sdk import AwsCallError, aws_call
 
-_LOG_PAGES = 5
-
 
 def get_container_service(lightsail: Any, name: str) -> dict[str, Any] | None:
     """The container service as GetContainerServices describes it, or None if absent."""
@@ -27,6 +25,12 @@ def set_puller_role(lightsail: Any, name: str, active: bool) -> None:
             serviceName=name,
             privateRegistryAccess={"ecrImagePullerRole": {"isActive": active}},
         )
+
+
+# --- Diagnosis reads (components.doctor) ---------------------------------------------
+# Each is in the operator policy's diagnosis statements (DIAGNOSIS_LIGHTSAIL_ACTIONS).
+
+_LOG_PAGES = 5
 
 
 def get_container_service_deployments(lightsail: Any, name: str) -> list[dict[str, Any]]:
