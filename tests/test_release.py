@@ -56,3 +56,18 @@ def test_the_package_imports_itself_only_relatively() -> None:
             ]
 
     assert absolute == []
+
+
+def test_the_wheel_lists_every_folder_of_the_package() -> None:
+    """setuptools installs only the packages listed: a layer left out would be missing
+    from the wheel (tests/test_package.py would see it too, but only in its slow build)."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = sorted(
+        init.parent.relative_to(ROOT / "components")
+        for init in (ROOT / "components").rglob("__init__.py")
+    )
+
+    assert setuptools["package-dir"] == {"lightsail_ecr_access": "components"}
+    assert sorted(setuptools["packages"]) == sorted(
+        ".".join(("lightsail_ecr_access", *folder.parts)) for folder in folders
+    )
