@@ -4,7 +4,7 @@ from .container_service import (
     PrivateEcrContainerService,
     PrivateEcrContainerServiceArgs,
 )
-from .validation import ConfigurationError
+from .rules.errors import ConfigurationError
 
 __version__ = "0.2.0"
 """This package's version (the wheel's, read by setuptools); CHANGELOG.md says what changed."""

@@ -8,19 +8,19 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from . import adoption, aws_api, deployment, validation
-from .aws_api import repository_arn
-from .aws_provider import (
+from .aws import lightsail_api
+from .aws.identity import AwsIdentity, check_identity
+from .aws.puller_role import DEFAULT_TIMEOUT_SECONDS
+from .dynamic_providers import PullerRole
+from .program.aws_provider import (
     check_no_explicit_provider,
     provider_for,
     stack_default_tags,
 )
-from .dynamic_providers import PullerRole
-from .identity import AwsIdentity
-from .operator_policy import operator_policy
-from .puller_role import DEFAULT_TIMEOUT_SECONDS
-from .repository import image_uri_prefix, parse_repositories
-from .repository_policies import RepositoryPolicyBook
+from .program.repository_policies import RepositoryPolicyBook
+from .rules import adoption, deployment, validation
+from .rules.operator_policy import operator_policy
+from .rules.repository import image_uri_prefix, parse_repositories, repository_arn
 
 TYPE_TOKEN = "lightsail-ecr:index:PrivateEcrContainerService"
 
@@ -114,7 +114,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         if explicit_identity is not None:
             # The component's own provider must exist before the provider's account can
             # be asked for; registering the two writes nothing to AWS.
-            identity = validation.check_identity(explicit_identity)
+            identity = check_identity(explicit_identity)
             super().__init__(TYPE_TOKEN, name, None, opts)
             provider = provider_for(identity, region, f"{name}-aws", self)
         else:
@@ -125,7 +125,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
 
         if adopt:
             adoption.check_adoptable(
-                aws_api.get_container_service(
+                lightsail_api.get_container_service(
                     book.client("lightsail", region, identity), service_name
                 ),
                 adoption.ServiceGoal(

@@ -23,10 +23,12 @@ from typing import Any
 import boto3
 from botocore.exceptions import ProfileNotFound
 
-from . import aws_api
-from .aws_api import AwsCallError
-from .identity import AssumedRole, AwsIdentity
-from .policy import (
+from .aws import ecr_api, lightsail_api, sdk
+from .aws.identity import AssumedRole, AwsIdentity
+from .aws.puller_role import RoleState, role_state
+from .aws.sdk import AwsCallError
+from .rules.errors import ConfigurationError
+from .rules.policy import (
     PULL_ACTIONS,
     MalformedPolicyError,
     PolicyError,
@@ -36,10 +38,15 @@ from .policy import (
     serialise,
     statement_sid,
 )
-from .pull_access import PullAccess, evaluate
-from .puller_role import RoleState, role_state
-from .repository import ImageRef, RepositoryRef, parse_image, parse_repository
-from .validation import ConfigurationError, check_region, check_service_name
+from .rules.pull_access import PullAccess, evaluate
+from .rules.repository import (
+    ImageRef,
+    RepositoryRef,
+    parse_image,
+    parse_repository,
+    repository_arn,
+)
+from .rules.validation import check_region, check_service_name
 
 OK, PROBLEM, WARNING = "ok", "problem", "warning"
 EXIT_OK, EXIT_PROBLEM, EXIT_COULD_NOT_LOOK = 0, 1, 2
@@ -129,7 +136,7 @@ def diagnose(
     region: str,
     repositories: Sequence[str] = (),
     images: Sequence[str] = (),
-    clients: Clients = aws_api.client,
+    clients: Clients = sdk.client,
 ) -> Diagnosis:
     """Look at everything a pull depends on; raise DiagnosisError when it cannot look.
 
@@ -164,7 +171,7 @@ def build_clients(profile: str | None = None, assume_roles: Sequence[str] = ()) 
     identity = AwsIdentity(
         profile=profile, assume_roles=tuple(AssumedRole(arn) for arn in assume_roles)
     )
-    return lambda service, region: aws_api.client(service, region, identity)
+    return lambda service, region: sdk.client(service, region, identity)
 
 
 # --- the examination -------------------------------------------------------------------
@@ -191,7 +198,7 @@ class _Examination:
 
     def run(self, repositories: list[RepositoryRef], images: list[ImageRef]) -> Diagnosis:
         lightsail = self.client("lightsail")
-        described = aws_api.get_container_service(lightsail, self.service)
+        described = lightsail_api.get_container_service(lightsail, self.service)
         if described is None:
             raise DiagnosisError(
                 f"Lightsail container service {self.service!r} does not exist in Region "
@@ -203,7 +210,7 @@ class _Examination:
         self.check_role(role)
         account = _account_of(str(described.get("arn", "")))
 
-        deployments = aws_api.get_container_service_deployments(lightsail, self.service)
+        deployments = lightsail_api.get_container_service_deployments(lightsail, self.service)
         latest = max(deployments, key=lambda d: int(d.get("version", 0)), default=None)
         deployed = [d for d in (described.get("currentDeployment"), latest) if d]
         images = _unique_images([*_ecr_images(deployed), *images])
@@ -316,7 +323,7 @@ class _Examination:
             return False
         ecr = self.client("ecr")
         try:
-            description = aws_api.describe_repository(ecr, name, region)
+            description = ecr_api.describe_repository(ecr, name, region)
         except AwsCallError as exc:
             if exc.code != "RepositoryNotFoundException":
                 raise
@@ -331,10 +338,10 @@ class _Examination:
             return False
         registry = str(description.get("registryId", account or ""))
         self.add("repository", OK, f"exists in {region}, account {registry}", repository=name)
-        repository_arn = str(
-            description.get("repositoryArn") or aws_api.repository_arn(region, registry, name)
+        described_arn = str(
+            description.get("repositoryArn") or repository_arn(region, registry, name)
         )
-        self.check_policy(name, aws_api.get_policy_text(ecr, name, repository_arn), arn)
+        self.check_policy(name, ecr_api.get_policy_text(ecr, name, described_arn), arn)
         return True
 
     def check_policy(self, name: str, text: str | None, arn: str) -> None:
@@ -450,7 +457,7 @@ class _Examination:
     def _exists(self, ref: RepositoryRef, region: str) -> str:
         """Say whether the repository exists in another Region, when that can be read."""
         try:
-            aws_api.describe_repository(self.client("ecr", region), ref.name, region)
+            ecr_api.describe_repository(self.client("ecr", region), ref.name, region)
         except AwsCallError as exc:
             return (
                 " (where it does not exist either)"
@@ -464,8 +471,8 @@ class _Examination:
     def check_image(self, image: ImageRef, account: str | None) -> None:
         name = image.repository.name
         ecr = self.client("ecr")
-        arn = aws_api.repository_arn(self.region, account or "<account>", name)
-        details = aws_api.describe_image(ecr, name, image.image_id, arn)
+        arn = repository_arn(self.region, account or "<account>", name)
+        details = ecr_api.describe_image(ecr, name, image.image_id, arn)
         what = "digest" if image.digest else "tag"
         if details is None:
             self.add(
@@ -487,8 +494,8 @@ class _Examination:
             image=image.given,
         )
         media_type = str(details.get("imageManifestMediaType", ""))
-        if media_type in aws_api.INDEX_MEDIA_TYPES:
-            self.check_platform(image, aws_api.get_image_manifest(ecr, name, image.image_id, arn))
+        if media_type in ecr_api.INDEX_MEDIA_TYPES:
+            self.check_platform(image, ecr_api.get_image_manifest(ecr, name, image.image_id, arn))
 
     def check_platform(self, image: ImageRef, manifest: tuple[str, str] | None) -> None:
         platforms = _platforms(manifest[0]) if manifest else []
@@ -550,7 +557,7 @@ class _Examination:
         started = deployment.get("createdAt")
         text = ""
         for container in sorted(deployment.get("containers") or {}):
-            events = aws_api.get_container_log(lightsail, self.service, container, started)
+            events = lightsail_api.get_container_log(lightsail, self.service, container, started)
             lines = [str(e.get("message", "")).rstrip() for e in events][-LOG_LINES:]
             if lines:
                 text += f"\nlast {len(lines)} log lines of container {container}:"

@@ -14,7 +14,7 @@ the project root (or the `main:` folder of Pulumi.yaml) with that folder first o
   release, and older state means the ambient credentials);
 - build boto3 clients inside the provider process, from the Region and the identity
   settings (a profile name, role ARNs, never keys) stored as inputs, once per process
-  (``aws_api.cached_client``);
+  (``sdk.cached_client``);
 - implement `diff`, so that a changed input is seen.
 
 The classes name `PICKLE_MODULE` as their module, not this module's own name: this
@@ -43,8 +43,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from . import aws_api, policy, policy_writes, puller_role
-from .identity import AwsIdentity
+from .aws import lightsail_api, policy_writes, puller_role, sdk
+from .aws.identity import AwsIdentity
+from .rules import policy
 
 PICKLE_MODULE = "lightsail_ecr_access_providers"
 """The module path the state holds for these classes. Never change it."""
@@ -59,7 +60,7 @@ _IDENTITY_KEYS = ("identity",)
 
 def _client(service: str, props: dict[str, Any]) -> Any:
     """The process's client for ``service`` in the resource's Region, as the stored identity."""
-    return aws_api.cached_client(
+    return sdk.cached_client(
         service, props["region"], AwsIdentity.from_state(props.get("identity"))
     )
 
@@ -129,7 +130,9 @@ class PullerRoleProvider(ResourceProvider):
         return UpdateResult(self._apply(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        service = aws_api.get_container_service(_client("lightsail", props), props["service_name"])
+        service = lightsail_api.get_container_service(
+            _client("lightsail", props), props["service_name"]
+        )
         if service is None:
             # The service was deleted outside Pulumi, and its role with it: a blank id
             # tells `pulumi refresh` that this resource is gone.
@@ -235,7 +238,7 @@ class FreshPolicyDocumentProvider(ResourceProvider):
             text, missing = policy_writes.merged_from_fresh_read(
                 _client("ecr", props), props["repository"], props["region"], _statements(props)
             )
-        except aws_api.AwsCallError as exc:
+        except sdk.AwsCallError as exc:
             if exc.code == "RepositoryNotFoundException":
                 return ReadResult("", {})
             raise

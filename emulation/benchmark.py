@@ -258,10 +258,10 @@ def split_time(size: int, runs: int) -> None:
     import botocore.client
     from moto.core.models import BotocoreStubber
 
-    from components import aws_api
+    from components.aws import ecr_api, sdk
     from emulation.lightsail import LightsailEmulator
 
-    aws_api.CONCURRENT_READS = 1
+    ecr_api.CONCURRENT_READS = 1
     splits: dict[str, dict[str, float]] = {}
     with EmulatedAws(region=REGION, arn_after_polls=1) as aws:
         ours, theirs = repositories(aws, size)
@@ -278,7 +278,7 @@ def split_time(size: int, runs: int) -> None:
             watches.wrap(BotocoreStubber, "__call__", "moto")
             watches.wrap(LightsailEmulator, "_handle", "lightsail")
             watches.wrap(botocore.client.BaseClient, "_make_api_call", "calls")
-            watches.wrap(aws_api, "client", "clients")
+            watches.wrap(sdk, "client", "clients")
             try:
                 walls = [timed(partial(run, engine, "up")) for _ in range(runs)]
             finally:

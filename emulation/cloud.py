@@ -24,7 +24,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
-from emulation.component import aws_api, policy_writes, puller_role
+from emulation.component import policy_writes, puller_role, sdk
 from emulation.lightsail import LightsailEmulator, error_response
 
 _FAKE_ENV = {
@@ -56,7 +56,7 @@ def _rebuild_clients() -> None:
     by the dynamic providers, and boto3's default session (used by the emulated
     pulumi-aws providers), would not see a fault, latency or recorder added later.
     """
-    aws_api.forget_cached_clients()
+    sdk.forget_cached_clients()
     boto3.DEFAULT_SESSION = None
 
 
@@ -219,7 +219,7 @@ class EmulatedAws:
         self._faults.append(entry)
         # A handler reaches only clients built after it: as when the providers built a
         # client per call, a fault reaches their next call too.
-        aws_api.forget_cached_clients()
+        sdk.forget_cached_clients()
 
     def clear_faults(self) -> None:
         for entry in self._faults:

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 PACKAGE = os.environ.get("EMULATED_COMPONENT", "components")
 
 if TYPE_CHECKING:
-    from components import aws_api, policy_writes, puller_role
+    from components.aws import policy_writes, puller_role, sdk
 else:
-    aws_api = import_module(f"{PACKAGE}.aws_api")
-    puller_role = import_module(f"{PACKAGE}.puller_role")
-    policy_writes = import_module(f"{PACKAGE}.policy_writes")
+    sdk = import_module(f"{PACKAGE}.aws.sdk")
+    puller_role = import_module(f"{PACKAGE}.aws.puller_role")
+    policy_writes = import_module(f"{PACKAGE}.aws.policy_writes")
 
-__all__ = ["PACKAGE", "aws_api", "policy_writes", "puller_role"]
+__all__ = ["PACKAGE", "policy_writes", "puller_role", "sdk"]

@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.handlers import BUILTIN_HANDLERS
 
-from emulation.component import aws_api, policy_writes, puller_role
+from emulation.component import policy_writes, puller_role, sdk
 from emulation.engine import Engine, RunReport
 
 POLICY_CALLS = ("GetRepositoryPolicy", "SetRepositoryPolicy", "DeleteRepositoryPolicy")
@@ -101,13 +101,13 @@ class Interleaving:
 
         entries = [(f"before-send.ecr.{op}", hold(op)) for op in POLICY_CALLS]
         BUILTIN_HANDLERS.extend(entries)
-        aws_api.forget_cached_clients()
+        sdk.forget_cached_clients()
         try:
             yield
         finally:
             for entry in entries:
                 BUILTIN_HANDLERS.remove(entry)
-            aws_api.forget_cached_clients()
+            sdk.forget_cached_clients()
 
 
 @contextmanager

@@ -80,7 +80,7 @@ def _no_config_from_another_test() -> Iterator[None]:
 
 def refusal(check: Callable[..., Any], *args: Any) -> str:
     """Call ``check`` expecting an input to be refused; return the error's message."""
-    from components.validation import ConfigurationError
+    from components.rules.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError) as info:
         check(*args)
@@ -154,16 +154,16 @@ def fail_call(code: str, message: str = "injected") -> Callable[..., Any]:
 @pytest.fixture
 def client_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Every (service, Region) the project builds a client for, in order."""
-    from components import aws_api
+    from components.aws import sdk
 
     built: list[tuple[str, str]] = []
-    original = aws_api.client
+    original = sdk.client
 
     def counting(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
         built.append((service, region))
         return original(service, region, identity, session)
 
-    monkeypatch.setattr(aws_api, "client", counting)
+    monkeypatch.setattr(sdk, "client", counting)
     return built
 
 
@@ -173,9 +173,9 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
 
     Usage: ``inject_error("ecr", "GetRepositoryPolicy", "AccessDeniedException")``.
     """
-    from components import aws_api
+    from components.aws import sdk
 
-    original = aws_api.client
+    original = sdk.client
     faults: list[tuple[str, str, str]] = []
 
     def client(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
@@ -188,7 +188,7 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
                 )
         return built
 
-    monkeypatch.setattr(aws_api, "client", client)
+    monkeypatch.setattr(sdk, "client", client)
 
     def add(service: str, operation: str, code: str) -> None:
         faults.append((service, operation, code))
@@ -200,11 +200,11 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
 def _new_provider_process() -> Iterator[None]:
     """Each test starts as a new provider process would: no client kept from another
     test, whose patches or emulation it would carry."""
-    from components import aws_api
+    from components.aws import sdk
 
-    aws_api.forget_cached_clients()
+    sdk.forget_cached_clients()
     yield
-    aws_api.forget_cached_clients()
+    sdk.forget_cached_clients()
 
 
 @pytest.fixture(autouse=True)
@@ -212,7 +212,7 @@ def _settle_on_a_virtual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The policy writes' settle delays pass at once, measured on a virtual clock: a test
     with one writer has nobody to wait for. (Tests of writers at the same time run on
     scaled real time instead, see emulation.concurrent.)"""
-    from components import policy_writes
+    from components.aws import policy_writes
     from emulation.cloud import VirtualClock
 
     monkeypatch.setattr(policy_writes, "clock", VirtualClock())

@@ -1,4 +1,5 @@
-"""Tests of components/aws_api.py against moto (ECR, STS) and botocore's Stubber (Lightsail)."""
+"""Tests of the AWS calls (components/aws/sdk.py, ecr_api.py, sts_api.py and
+lightsail_api.py) against moto (ECR, STS) and botocore's Stubber (Lightsail)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 
-from components import aws_api
-from components.aws_api import AwsCallError, aws_call
+from components.aws import ecr_api, lightsail_api, sdk, sts_api
+from components.aws.sdk import AwsCallError, aws_call
+from components.rules.repository import repository_arn
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN
 
 NAME = "team/app"
-ARN = aws_api.repository_arn(REGION, ACCOUNT, NAME)
+ARN = repository_arn(REGION, ACCOUNT, NAME)
 POLICY = json.dumps(
     {
         "Version": "2008-10-17",
@@ -44,7 +46,7 @@ def repository(ecr: Any) -> str:
 def project_ecr(ecr: Any) -> Any:
     """The ECR client the functions under test receive.
 
-    Building a client with ``aws_api.client`` parses botocore's data files anew (a new
+    Building a client with ``sdk.client`` parses botocore's data files anew (a new
     session each time, as the dynamic providers need); the tests that are about the
     client, or inject faults into it, build one that way. The rest share boto3's default
     session, which is the same kind of client, to keep the suite fast.
@@ -56,25 +58,13 @@ def project_ecr(ecr: Any) -> Any:
 
 
 def test_client_is_built_for_the_explicit_region() -> None:
-    built = aws_api.client("ecr", "eu-west-1")
+    built = sdk.client("ecr", "eu-west-1")
     assert built.meta.region_name == "eu-west-1"
     assert built.meta.config.retries["mode"] == "standard"
 
 
-@pytest.mark.parametrize(
-    ("region", "expected"),
-    [
-        ("us-east-1", f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/team/app"),
-        ("cn-north-1", f"arn:aws-cn:ecr:cn-north-1:{ACCOUNT}:repository/team/app"),
-        ("us-gov-west-1", f"arn:aws-us-gov:ecr:us-gov-west-1:{ACCOUNT}:repository/team/app"),
-    ],
-)
-def test_repository_arn_uses_the_region_partition(region: str, expected: str) -> None:
-    assert aws_api.repository_arn(region, ACCOUNT, "team/app") == expected
-
-
 def test_project_client_reaches_moto_and_arn_matches(repository: str) -> None:
-    described = aws_api.describe_repository(aws_api.client("ecr", REGION), repository, REGION)
+    described = ecr_api.describe_repository(sdk.client("ecr", REGION), repository, REGION)
     assert described["repositoryArn"] == ARN
     assert described["repositoryName"] == NAME
 
@@ -84,7 +74,7 @@ def test_project_client_reaches_moto_and_arn_matches(repository: str) -> None:
 
 def test_describe_missing_repository_names_repository_and_region(moto_aws: None) -> None:
     with pytest.raises(AwsCallError) as info:
-        aws_api.describe_repository(aws_api.client("ecr", REGION), "team/missing", REGION)
+        ecr_api.describe_repository(sdk.client("ecr", REGION), "team/missing", REGION)
     message = str(info.value)
     assert "'team/missing'" in message
     assert f"Region {REGION}" in message
@@ -94,28 +84,28 @@ def test_describe_missing_repository_names_repository_and_region(moto_aws: None)
 
 
 def test_get_policy_text_is_none_without_a_policy(project_ecr: Any, repository: str) -> None:
-    assert aws_api.get_policy_text(project_ecr, repository, ARN) is None
+    assert ecr_api.get_policy_text(project_ecr, repository, ARN) is None
 
 
 def test_get_policy_text_returns_the_text_when_set(
     ecr: Any, project_ecr: Any, repository: str
 ) -> None:
     ecr.set_repository_policy(repositoryName=repository, policyText=POLICY)
-    text = aws_api.get_policy_text(project_ecr, repository, ARN)
+    text = ecr_api.get_policy_text(project_ecr, repository, ARN)
     assert isinstance(text, str)
     assert json.loads(text) == json.loads(POLICY)
 
 
 def test_get_policy_text_of_missing_repository_is_an_error(project_ecr: Any) -> None:
     with pytest.raises(AwsCallError) as info:
-        aws_api.get_policy_text(project_ecr, "team/missing", ARN)
+        ecr_api.get_policy_text(project_ecr, "team/missing", ARN)
     assert info.value.code == "RepositoryNotFoundException"
     assert "ecr:GetRepositoryPolicy" in str(info.value)
 
 
 def test_set_policy_text_then_get(ecr: Any, project_ecr: Any, repository: str) -> None:
-    aws_api.set_policy_text(project_ecr, repository, ARN, POLICY)
-    assert json.loads(aws_api.get_policy_text(project_ecr, repository, ARN) or "") == json.loads(
+    ecr_api.set_policy_text(project_ecr, repository, ARN, POLICY)
+    assert json.loads(ecr_api.get_policy_text(project_ecr, repository, ARN) or "") == json.loads(
         POLICY
     )
     # And ECR itself agrees.
@@ -125,19 +115,19 @@ def test_set_policy_text_then_get(ecr: Any, project_ecr: Any, repository: str) -
 
 def test_delete_policy_removes_it(ecr: Any, project_ecr: Any, repository: str) -> None:
     ecr.set_repository_policy(repositoryName=repository, policyText=POLICY)
-    aws_api.delete_policy(project_ecr, repository, ARN)
-    assert aws_api.get_policy_text(project_ecr, repository, ARN) is None
+    ecr_api.delete_policy(project_ecr, repository, ARN)
+    assert ecr_api.get_policy_text(project_ecr, repository, ARN) is None
 
 
 def test_delete_policy_without_a_policy_does_not_raise(project_ecr: Any, repository: str) -> None:
-    aws_api.delete_policy(project_ecr, repository, ARN)
-    aws_api.delete_policy(project_ecr, repository, ARN)
-    assert aws_api.get_policy_text(project_ecr, repository, ARN) is None
+    ecr_api.delete_policy(project_ecr, repository, ARN)
+    ecr_api.delete_policy(project_ecr, repository, ARN)
+    assert ecr_api.get_policy_text(project_ecr, repository, ARN) is None
 
 
 def test_delete_policy_of_missing_repository_is_an_error(project_ecr: Any) -> None:
     with pytest.raises(AwsCallError) as info:
-        aws_api.delete_policy(project_ecr, "team/missing", ARN)
+        ecr_api.delete_policy(project_ecr, "team/missing", ARN)
     assert info.value.code == "RepositoryNotFoundException"
 
 
@@ -145,7 +135,7 @@ def test_delete_policy_of_missing_repository_is_an_error(project_ecr: Any) -> No
 
 
 def test_caller_account(moto_aws: None) -> None:
-    assert aws_api.caller_account(aws_api.client("sts", REGION)) == ACCOUNT
+    assert sts_api.caller_account(sdk.client("sts", REGION)) == ACCOUNT
 
 
 # --- error translation ------------------------------------------------------------------
@@ -155,9 +145,9 @@ def test_access_denied_names_action_resource_and_operator_policy(
     inject_error: InjectError, repository: str
 ) -> None:
     inject_error("ecr", "GetRepositoryPolicy", "AccessDeniedException")
-    project_ecr = aws_api.client("ecr", REGION)
+    project_ecr = sdk.client("ecr", REGION)
     with pytest.raises(AwsCallError) as info:
-        aws_api.get_policy_text(project_ecr, repository, ARN)
+        ecr_api.get_policy_text(project_ecr, repository, ARN)
     message = str(info.value)
     assert "ecr:GetRepositoryPolicy" in message
     assert ARN in message
@@ -172,19 +162,19 @@ def test_access_denied_names_action_resource_and_operator_policy(
             "AccessDenied",
             "SetRepositoryPolicy",
             "ecr:SetRepositoryPolicy",
-            lambda c: aws_api.set_policy_text(c, NAME, ARN, POLICY),
+            lambda c: ecr_api.set_policy_text(c, NAME, ARN, POLICY),
         ),
         (
             "AccessDeniedException",
             "DeleteRepositoryPolicy",
             "ecr:DeleteRepositoryPolicy",
-            lambda c: aws_api.delete_policy(c, NAME, ARN),
+            lambda c: ecr_api.delete_policy(c, NAME, ARN),
         ),
         (
             "UnauthorizedOperation",
             "DescribeRepositories",
             "ecr:DescribeRepositories",
-            lambda c: aws_api.describe_repository(c, NAME, REGION),
+            lambda c: ecr_api.describe_repository(c, NAME, REGION),
         ),
     ],
 )
@@ -198,7 +188,7 @@ def test_access_denied_on_every_ecr_call_names_its_action(
 ) -> None:
     inject_error("ecr", operation, code)
     with pytest.raises(AwsCallError) as info:
-        call(aws_api.client("ecr", REGION))
+        call(sdk.client("ecr", REGION))
     message = str(info.value)
     assert f"AWS denied {action}" in message
     assert "operatorPolicy" in message
@@ -210,7 +200,7 @@ def test_other_error_code_is_kept_in_message_and_code(
 ) -> None:
     inject_error("ecr", "GetRepositoryPolicy", "KmsException")
     with pytest.raises(AwsCallError) as info:
-        aws_api.get_policy_text(aws_api.client("ecr", REGION), repository, ARN)
+        ecr_api.get_policy_text(sdk.client("ecr", REGION), repository, ARN)
     message = str(info.value)
     assert "KmsException" in message
     assert "ecr:GetRepositoryPolicy" in message
@@ -224,7 +214,7 @@ def test_injected_error_leaves_other_operations_alone(
     inject_error: InjectError, repository: str
 ) -> None:
     inject_error("ecr", "SetRepositoryPolicy", "AccessDeniedException")
-    assert aws_api.get_policy_text(aws_api.client("ecr", REGION), repository, ARN) is None
+    assert ecr_api.get_policy_text(sdk.client("ecr", REGION), repository, ARN) is None
 
 
 def test_missing_credentials_say_so() -> None:
@@ -255,7 +245,7 @@ def test_aws_call_lets_success_and_unrelated_errors_through() -> None:
 
 
 def test_error_code_of_non_client_error_is_none() -> None:
-    assert aws_api.error_code(ValueError("x")) is None
+    assert sdk.error_code(ValueError("x")) is None
 
 
 # --- Lightsail (no moto: botocore's Stubber) ------------------------------------------
@@ -276,7 +266,7 @@ def test_get_container_service_is_none_when_not_found(lightsail: tuple[Any, Stub
         service_error_code="NotFoundException",
         expected_params={"serviceName": "web"},
     )
-    assert aws_api.get_container_service(client, "web") is None
+    assert lightsail_api.get_container_service(client, "web") is None
 
 
 def test_get_container_service_is_none_for_an_empty_list(
@@ -286,7 +276,7 @@ def test_get_container_service_is_none_for_an_empty_list(
     stubber.add_response(
         "get_container_services", {"containerServices": []}, {"serviceName": "web"}
     )
-    assert aws_api.get_container_service(client, "web") is None
+    assert lightsail_api.get_container_service(client, "web") is None
 
 
 def test_get_container_service_returns_the_service(lightsail: tuple[Any, Stubber]) -> None:
@@ -301,7 +291,7 @@ def test_get_container_service_returns_the_service(lightsail: tuple[Any, Stubber
     stubber.add_response(
         "get_container_services", {"containerServices": [service]}, {"serviceName": "web"}
     )
-    result = aws_api.get_container_service(client, "web")
+    result = lightsail_api.get_container_service(client, "web")
     assert result is not None
     assert result["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"] == ROLE_ARN
 
@@ -312,7 +302,7 @@ def test_get_container_service_access_denied_names_the_action(
     client, stubber = lightsail
     stubber.add_client_error("get_container_services", service_error_code="AccessDeniedException")
     with pytest.raises(AwsCallError) as info:
-        aws_api.get_container_service(client, "web")
+        lightsail_api.get_container_service(client, "web")
     message = str(info.value)
     assert "lightsail:GetContainerServices" in message
     assert "container service web" in message
@@ -332,7 +322,7 @@ def test_set_puller_role_sends_private_registry_access(
             "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": active}},
         },
     )
-    aws_api.set_puller_role(client, "web", active)
+    lightsail_api.set_puller_role(client, "web", active)
 
 
 def test_set_puller_role_error_names_the_action(lightsail: tuple[Any, Stubber]) -> None:
@@ -343,7 +333,7 @@ def test_set_puller_role_error_names_the_action(lightsail: tuple[Any, Stubber]) 
         service_message="bad input",
     )
     with pytest.raises(AwsCallError) as info:
-        aws_api.set_puller_role(client, "web", True)
+        lightsail_api.set_puller_role(client, "web", True)
     message = str(info.value)
     assert "lightsail:UpdateContainerService on container service web failed" in message
     assert "InvalidInputException: bad input" in message

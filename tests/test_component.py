@@ -9,8 +9,8 @@ import pulumi
 import pytest
 
 from components import ConfigurationError, PrivateEcrContainerService
-from components.aws_api import AwsCallError
-from components.policy import statement_sid
+from components.aws.sdk import AwsCallError
+from components.rules.policy import statement_sid
 from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN, push_image
 from tests.mock_program import Recording, run_program
 
@@ -358,9 +358,9 @@ def test_missing_repository_is_named_with_its_region(repos: Any) -> None:
 
 
 def test_policy_that_is_not_a_policy_is_left_alone(repos: Any, monkeypatch: Any) -> None:
-    from components import aws_api
+    from components.aws import ecr_api
 
-    monkeypatch.setattr(aws_api, "get_policy_text", lambda *_: '{"Statement": 42}')
+    monkeypatch.setattr(ecr_api, "get_policy_text", lambda *_: '{"Statement": 42}')
     recording = _run_failing(build, ConfigurationError, "policy of repository team/app")
     assert recording.resources == []
 

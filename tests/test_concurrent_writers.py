@@ -97,7 +97,7 @@ def fresh_repository(cloud: EmulatedAws) -> None:
 def within_the_settle_delay(engines: list[Engine]) -> None:
     """The guarantee's premise, measured: every read-to-write window of these runs was
     shorter than the settle delay (in real seconds, as the clock is scaled)."""
-    from components import policy_writes
+    from components.aws import policy_writes
 
     longest = max((w for e in engines for w in windows(e)), default=0.0)
     assert longest < policy_writes.SETTLE_SECONDS * DEFAULT_SCALE, longest
@@ -197,7 +197,7 @@ def test_without_the_verification_these_interleavings_lose_grants(
     """The control: with the checks after each write turned off, the same scenario loses
     grants on some seeds, while every run reports success. That is what the tests above
     would miss if the emulation did not make the writers meet."""
-    from components import policy_writes
+    from components.aws import policy_writes
 
     monkeypatch.setattr(policy_writes, "verify_grants", lambda *_: 0)
     lost = []
@@ -222,7 +222,7 @@ def test_a_verification_that_never_holds_fails_the_run_naming_what_was_there(
     engine = stacks(1)[0]
     undo = {"Version": "2012-10-17", "Statement": [CI_PUSH]}
 
-    from components import policy_writes
+    from components.aws import policy_writes
 
     settle = policy_writes.settle
 

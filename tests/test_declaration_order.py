@@ -18,7 +18,7 @@ import pytest
 from pulumi.runtime.settings import ROOT, SETTINGS
 
 from components import ConfigurationError
-from components.repository_policies import RepositoryPolicyBook
+from components.program.repository_policies import RepositoryPolicyBook
 from emulation.cloud import EmulatedAws
 from emulation.engine import DeploymentFailed, Engine
 from tests.conftest import CI_PUSH, REGION
@@ -175,7 +175,7 @@ def test_the_program_end_is_the_root_stack_registering_its_outputs(
     engine = project(
         tmp_path,
         """
-        from components.repository_policies import RepositoryPolicyBook
+        from components.program.repository_policies import RepositoryPolicyBook
 
         service("web")
         end = RepositoryPolicyBook.for_this_program().program_end
@@ -187,7 +187,7 @@ def test_the_program_end_is_the_root_stack_registering_its_outputs(
 
 
 def test_when_the_stack_registers_its_outputs_another_way_the_flag_still_ends_the_wait() -> None:
-    from components.program_end import ProgramEnd
+    from components.program.program_end import ProgramEnd
 
     class Root:
         _outputs_registered = False

@@ -1,4 +1,4 @@
-"""Tests of components/deployment.py: containers may use only granted repositories."""
+"""Tests of components/rules/deployment.py: containers may use only granted repositories."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from components.deployment import container_args, public_endpoint_args
-from components.repository import image_uri_prefix
-from components.validation import ConfigurationError
+from components.rules.deployment import container_args, public_endpoint_args
+from components.rules.errors import ConfigurationError
+from components.rules.repository import image_uri_prefix
 from tests.conftest import ACCOUNT, REGION, refusal
 
 APP = image_uri_prefix(ACCOUNT, REGION, "team/app")

@@ -17,9 +17,10 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from components import aws_api, doctor
+from components import doctor
+from components.aws import ecr_api
 from components.doctor import Diagnosis, DiagnosisError, diagnose
-from components.policy import pull_statement
+from components.rules.policy import pull_statement
 from emulation.cloud import EmulatedAws, image_manifest
 from tests.conftest import ACCOUNT, CI_PUSH, REGION
 
@@ -400,7 +401,7 @@ def test_grant_under_a_condition_is_a_warning(cloud: Cloud) -> None:
 def test_malformed_policy_is_a_problem(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
     cloud.service()
     cloud.repository(CI_PUSH)
-    monkeypatch.setattr(aws_api, "get_policy_text", lambda *_: '{"Statement": 5}')
+    monkeypatch.setattr(ecr_api, "get_policy_text", lambda *_: '{"Statement": 5}')
     check = only(cloud.diagnose(repositories=[REPOSITORY]), "policy")
 
     assert check.status == "problem" and "cannot be read" in check.detail

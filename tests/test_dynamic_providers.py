@@ -1,7 +1,7 @@
 """The dynamic providers as the Pulumi engine would run them: pickled, then called.
 
 Lightsail is a Stubber-activated boto3 client handed out by a patched
-``components.aws_api.client``; ECR is moto. Time is faked through the keyword defaults
+``components.aws.sdk.client``; ECR is moto. Time is faked through the keyword defaults
 of ``ensure_puller_role`` (``sleep``/``clock`` are bound when the function is defined,
 so patching ``time.sleep`` afterwards would not reach them).
 """
@@ -27,10 +27,10 @@ import pytest
 from botocore.stub import Stubber
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components import aws_api, puller_role
+from components.aws import puller_role, sdk
+from components.aws.identity import AssumedRole, AwsIdentity
 from components.dynamic_providers import PICKLE_MODULE, GrantFinalizerProvider, PullerRoleProvider
-from components.identity import AssumedRole, AwsIdentity
-from components.policy import pull_statement, statement_sid
+from components.rules.policy import pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services, put_policy
 
 SERVICE = "web"
@@ -268,7 +268,7 @@ def test_grant_delete_runs_from_the_pickled_copy(ecr: Any) -> None:
 
 @dataclass
 class FakeLightsail:
-    """What the patched ``aws_api.client`` handed out, and the fake time it ran on."""
+    """What the patched ``sdk.client`` handed out, and the fake time it ran on."""
 
     client: Any
     stubber: Stubber
@@ -298,7 +298,7 @@ def lightsail(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLightsail]:
                 raise AssertionError(f"unexpected client for {service}")
             return client
 
-        monkeypatch.setattr(aws_api, "client", build)
+        monkeypatch.setattr(sdk, "client", build)
         # The provider passes no clock; ensure_puller_role reads the module's `time`.
         monkeypatch.setattr(
             puller_role, "time", types.SimpleNamespace(sleep=fake.sleep, monotonic=fake.clock)
@@ -539,10 +539,10 @@ def test_grant_provider_builds_one_client_per_region(
 
 
 def test_cached_client_is_shared_per_service_and_region() -> None:
-    first = aws_api.cached_client("ecr", REGION)
+    first = sdk.cached_client("ecr", REGION)
 
-    assert aws_api.cached_client("ecr", REGION) is first
-    assert aws_api.cached_client("ecr", "eu-west-1") is not first
-    assert aws_api.cached_client("lightsail", REGION) is not first
-    aws_api.forget_cached_clients()
-    assert aws_api.cached_client("ecr", REGION) is not first
+    assert sdk.cached_client("ecr", REGION) is first
+    assert sdk.cached_client("ecr", "eu-west-1") is not first
+    assert sdk.cached_client("lightsail", REGION) is not first
+    sdk.forget_cached_clients()
+    assert sdk.cached_client("ecr", REGION) is not first

@@ -15,7 +15,7 @@ import pulumi_aws as aws
 import pytest
 
 from components import ConfigurationError, PrivateEcrContainerService
-from components.identity import AssumedRole, AwsIdentity, parse_duration
+from components.aws.identity import AssumedRole, AwsIdentity, parse_duration
 from emulation.cloud import DEV_ACCOUNT, PROD_ACCOUNT, EmulatedAws
 from emulation.engine import DeploymentFailed, Engine
 from tests.conftest import CI_PUSH, REGION, ROOT

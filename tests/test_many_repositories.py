@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from components import PrivateEcrContainerService, aws_api
-from components.aws_api import AwsCallError
-from components.concurrency import bounded_map
+from components import PrivateEcrContainerService
+from components.aws import ecr_api, sdk
+from components.aws.concurrency import bounded_map
+from components.aws.sdk import AwsCallError
 from tests.conftest import ACCOUNT, CI_PUSH, REGION, fail_call
 from tests.mock_program import Recording, run_program
 
@@ -30,7 +31,7 @@ def names(count: int) -> list[str]:
 
 @dataclass
 class EcrCalls:
-    """What the clients built by ``aws_api.client`` were asked, and by which client."""
+    """What the clients built by ``sdk.client`` were asked, and by which client."""
 
     built: list[tuple[str, str]] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -48,7 +49,7 @@ class EcrCalls:
 @pytest.fixture
 def ecr_calls(ecr: Any, monkeypatch: pytest.MonkeyPatch) -> EcrCalls:
     seen = EcrCalls()
-    original = aws_api.client
+    original = sdk.client
 
     def client(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
         built = original(service, region, identity, session)
@@ -75,7 +76,7 @@ def ecr_calls(ecr: Any, monkeypatch: pytest.MonkeyPatch) -> EcrCalls:
             built.meta.events.register("before-call.ecr", deny)
         return built
 
-    monkeypatch.setattr(aws_api, "client", client)
+    monkeypatch.setattr(sdk, "client", client)
     return seen
 
 
@@ -227,9 +228,9 @@ def test_of_several_denied_reads_the_first_listed_is_named(ecr: Any, ecr_calls: 
 
 
 def test_client_pool_holds_a_connection_per_concurrent_read() -> None:
-    built = aws_api.client("ecr", REGION)
+    built = sdk.client("ecr", REGION)
 
-    assert built.meta.config.max_pool_connections >= aws_api.CONCURRENT_READS
+    assert built.meta.config.max_pool_connections >= ecr_api.CONCURRENT_READS
 
 
 # --- the bounded map itself ---------------------------------------------------------------

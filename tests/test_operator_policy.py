@@ -1,4 +1,4 @@
-"""Tests of components/operator_policy.py: least privilege for whoever runs `pulumi up`."""
+"""Tests of components/rules/operator_policy.py: least privilege for whoever runs `pulumi up`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.operator_policy import operator_policy
+from components.rules.operator_policy import operator_policy
 from tests.conftest import ACCOUNT, REGION
 
 # The AWS guide's "Required permissions" for managing repository policies.
@@ -106,7 +106,7 @@ def test_deployment_actions_only_when_deploying_containers() -> None:
 
 def test_lightsail_actions_the_program_calls_are_always_there() -> None:
     actions = set(all_actions(parsed([], deploys=False)))
-    # What components.aws_api and the ContainerService resource call.
+    # What components.aws (lightsail_api) and the ContainerService resource call.
     assert {
         "lightsail:GetContainerServices",
         "lightsail:UpdateContainerService",

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from components import __version__
-from components.policy import statement_sid
+from components.rules.policy import statement_sid
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "two-services"

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import policy
-from components.policy import (
+from components.rules import policy
+from components.rules.policy import (
     MAX_POLICY_CHARS,
     InvalidGrantError,
     MalformedPolicyError,

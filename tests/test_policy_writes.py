@@ -18,15 +18,9 @@ import boto3
 import pytest
 from pulumi.dynamic import ReadResult
 
-from components import aws_api, policy, policy_writes
-from components.dynamic_providers import (
-    FreshPolicyDocumentProvider,
-    GrantFinalizerProvider,
-    GrantVerificationProvider,
-)
-from components.identity import AssumedRole, AwsIdentity
-from components.policy import MalformedPolicyError, pull_statement, statement_sid
-from components.policy_writes import (
+from components.aws import policy_writes, sdk
+from components.aws.identity import AssumedRole, AwsIdentity
+from components.aws.policy_writes import (
     JITTER_SECONDS,
     MAX_REPAIRS,
     PROPAGATION_TIMEOUT_SECONDS,
@@ -37,7 +31,14 @@ from components.policy_writes import (
     revoke_verified,
     verify_grants,
 )
-from components.revocation import Revocation
+from components.aws.revocation import Revocation
+from components.dynamic_providers import (
+    FreshPolicyDocumentProvider,
+    GrantFinalizerProvider,
+    GrantVerificationProvider,
+)
+from components.rules import policy
+from components.rules.policy import MalformedPolicyError, pull_statement, statement_sid
 from emulation.cloud import VirtualClock
 from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN, fail_call, put_policy
 
@@ -277,7 +278,7 @@ def test_ensure_gives_up_on_an_unpropagated_principal_after_the_timeout(
         "before-call.ecr.SetRepositoryPolicy", fail_call("InvalidParameterException")
     )
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
+    with pytest.raises(sdk.AwsCallError) as caught:
         ensure_grants(ecr, REPOSITORY, REGION, [OURS])
 
     assert caught.value.code == "InvalidParameterException"
@@ -299,7 +300,7 @@ def test_ensure_gives_up_saying_it_waited_for_iam_and_what_to_check(ecr: Any) ->
         "before-call.ecr.SetRepositoryPolicy", fail_call("InvalidParameterException")
     )
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
+    with pytest.raises(sdk.AwsCallError) as caught:
         ensure_grants(ecr, REPOSITORY, REGION, [OURS])
 
     message = str(caught.value)
@@ -312,7 +313,7 @@ def test_ensure_does_not_retry_access_denied(ecr: Any, clock: VirtualClock) -> N
     failing = fail_first(99, "AccessDeniedException")
     ecr.meta.events.register("before-call.ecr.SetRepositoryPolicy", failing)
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
+    with pytest.raises(sdk.AwsCallError) as caught:
         ensure_grants(ecr, REPOSITORY, REGION, [OURS])
 
     assert caught.value.code == "AccessDeniedException"
@@ -709,7 +710,7 @@ def test_document_create_merges_into_a_read_taken_at_create_time(ecr: Any) -> No
 
 def test_document_create_writes_nothing_when_the_grant_is_there(ecr: Any) -> None:
     text = put_policy(ecr, {"Version": "2012-10-17", "Statement": [CI_PUSH, OURS]})
-    writes = calls(aws_api.cached_client("ecr", REGION, AwsIdentity()), "SetRepositoryPolicy")
+    writes = calls(sdk.cached_client("ecr", REGION, AwsIdentity()), "SetRepositoryPolicy")
 
     outs = outputs(FreshPolicyDocumentProvider().create(document_props(missing=[])))
 
@@ -773,7 +774,7 @@ def test_document_read_reports_other_failures(
     put_policy(ecr, {"Version": "2012-10-17", "Statement": [CI_PUSH, OURS]})
     inject_error("ecr", "GetRepositoryPolicy", "AccessDeniedException")
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
+    with pytest.raises(sdk.AwsCallError) as caught:
         FreshPolicyDocumentProvider().read("id", document_outputs())
 
     assert caught.value.code == "AccessDeniedException"

@@ -1,4 +1,4 @@
-"""Tests of components/pull_access.py: a table of policies, then hypothesis invariants.
+"""Tests of components/rules/pull_access.py: a table of policies, then hypothesis invariants.
 
 The diagnosis trusts this module to read other teams' statements the way IAM does, so
 the table covers each shape IAM accepts, on both sides (granted and not).
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.policy import merge_grant, parse_policy, pull_statement
-from components.pull_access import (
+from components.rules.policy import merge_grant, parse_policy, pull_statement
+from components.rules.pull_access import (
     Condition,
     StatementRef,
     action_matches,

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from components import aws_api, puller_role
-from components.puller_role import PullerRoleTimeout, ensure_puller_role
+from components.aws import puller_role, sdk
+from components.aws.puller_role import PullerRoleTimeout, ensure_puller_role
 from tests.conftest import REGION, ROLE_ARN, container_services
 
 SERVICE = "web"
@@ -195,7 +195,7 @@ def test_missing_service_is_an_error_naming_it(
         expected_params=GET,
     )
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
+    with pytest.raises(sdk.AwsCallError) as caught:
         ensure_puller_role(client, SERVICE, True, sleep=fake_time.sleep, clock=fake_time.clock)
 
     assert repr(SERVICE) in str(caught.value)
@@ -216,7 +216,7 @@ def test_access_denied_on_update_names_the_action(
         expected_params=update_params(True),
     )
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
+    with pytest.raises(sdk.AwsCallError) as caught:
         ensure_puller_role(client, SERVICE, True, sleep=fake_time.sleep, clock=fake_time.clock)
 
     assert "lightsail:UpdateContainerService" in str(caught.value)
@@ -248,7 +248,7 @@ def test_an_arn_is_noticed_within_5_s_of_appearing(appears_after: float) -> None
 
     with EmulatedAws(region=REGION, arn_after_seconds=appears_after) as aws:
         aws.lightsail.add_existing_service(SERVICE, REGION)
-        client = aws_api.client("lightsail", REGION)
+        client = sdk.client("lightsail", REGION)
 
         arn = ensure_puller_role(client, SERVICE, True, timeout=300)
 

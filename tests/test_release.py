@@ -42,7 +42,7 @@ def test_the_package_imports_itself_only_relatively() -> None:
     """Installed, the folder is `lightsail_ecr_access`: an absolute `components.` import
     inside it would fail there (or import another project's `components`)."""
     absolute = []
-    for path in sorted((ROOT / "components").glob("*.py")):
+    for path in sorted((ROOT / "components").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names = (
                 [alias.name for alias in node.names] if isinstance(node, ast.Import) else
@@ -50,9 +50,24 @@ def test_the_package_imports_itself_only_relatively() -> None:
                 []
             )  # fmt: skip
             absolute += [
-                f"{path.name}:{node.lineno} {name}"
+                f"{path.relative_to(ROOT)}:{node.lineno} {name}"
                 for name in names
                 if name == "components" or name.startswith("components.")
             ]
 
     assert absolute == []
+
+
+def test_the_wheel_lists_every_folder_of_the_package() -> None:
+    """setuptools installs only the packages listed: a layer left out would be missing
+    from the wheel (tests/test_package.py would see it too, but only in its slow build)."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = sorted(
+        init.parent.relative_to(ROOT / "components")
+        for init in (ROOT / "components").rglob("__init__.py")
+    )
+
+    assert setuptools["package-dir"] == {"lightsail_ecr_access": "components"}
+    assert sorted(setuptools["packages"]) == sorted(
+        ".".join(("lightsail_ecr_access", *folder.parts)) for folder in folders
+    )

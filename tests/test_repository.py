@@ -1,4 +1,4 @@
-"""Tests of components/repository.py: repository references as users write them."""
+"""Tests of components/rules/repository.py: repository references as users write them."""
 
 from __future__ import annotations
 
@@ -6,20 +6,36 @@ from typing import Any
 
 import pytest
 
-from components.repository import (
+from components.rules.errors import ConfigurationError
+from components.rules.repository import (
     RepositoryRef,
     image_uri_prefix,
     parse_image,
     parse_repositories,
     parse_repository,
+    repository_arn,
 )
-from components.validation import ConfigurationError
 from tests.conftest import ACCOUNT, REGION, refusal
 
 OTHER_ACCOUNT = "111122223333"
 ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/app"
 URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/app"
 DIGEST = "sha256:" + "ab" * 32
+
+
+# --- repository ARNs --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        ("us-east-1", f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/team/app"),
+        ("cn-north-1", f"arn:aws-cn:ecr:cn-north-1:{ACCOUNT}:repository/team/app"),
+        ("us-gov-west-1", f"arn:aws-us-gov:ecr:us-gov-west-1:{ACCOUNT}:repository/team/app"),
+    ],
+)
+def test_repository_arn_uses_the_region_partition(region: str, expected: str) -> None:
+    assert repository_arn(region, ACCOUNT, "team/app") == expected
 
 
 # --- parse_repository ----------------------------------------------------------------

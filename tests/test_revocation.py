@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from components import aws_api, policy, revocation
-from components.policy import MalformedPolicyError, pull_statement, statement_sid
-from components.revocation import Revocation, revoke_statement
+from components.aws import ecr_api, revocation, sdk
+from components.aws.revocation import Revocation, revoke_statement
+from components.rules import policy
+from components.rules.policy import MalformedPolicyError, pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, put_policy
 
 REPOSITORY = "team/app"
@@ -156,9 +157,9 @@ def test_malformed_policy_is_refused_and_nothing_written(
     ecr: Any, repository: str, monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:
     writes: list[str] = []
-    monkeypatch.setattr(aws_api, "get_policy_text", lambda *_: text)
-    monkeypatch.setattr(aws_api, "set_policy_text", lambda *_: writes.append("set"))
-    monkeypatch.setattr(aws_api, "delete_policy", lambda *_: writes.append("delete"))
+    monkeypatch.setattr(ecr_api, "get_policy_text", lambda *_: text)
+    monkeypatch.setattr(ecr_api, "set_policy_text", lambda *_: writes.append("set"))
+    monkeypatch.setattr(ecr_api, "delete_policy", lambda *_: writes.append("delete"))
 
     with pytest.raises(MalformedPolicyError) as caught:
         revoke_statement(ecr, repository, REGION, SID)
@@ -178,8 +179,8 @@ def test_access_denied_on_read_names_the_action(
     )
     inject_error("ecr", "GetRepositoryPolicy", "AccessDeniedException")
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
-        revoke_statement(aws_api.client("ecr", REGION), repository, REGION, SID)
+    with pytest.raises(sdk.AwsCallError) as caught:
+        revoke_statement(sdk.client("ecr", REGION), repository, REGION, SID)
 
     assert "ecr:GetRepositoryPolicy" in str(caught.value)
     assert REPOSITORY in str(caught.value)
@@ -195,8 +196,8 @@ def test_access_denied_on_write_names_the_action_and_changes_nothing(
     )
     inject_error("ecr", "SetRepositoryPolicy", "AccessDeniedException")
 
-    with pytest.raises(aws_api.AwsCallError) as caught:
-        revocation.revoke_statement(aws_api.client("ecr", REGION), repository, REGION, SID)
+    with pytest.raises(sdk.AwsCallError) as caught:
+        revocation.revoke_statement(sdk.client("ecr", REGION), repository, REGION, SID)
 
     assert "ecr:SetRepositoryPolicy" in str(caught.value)
     assert ecr.get_repository_policy(repositoryName=REPOSITORY)["policyText"] == text

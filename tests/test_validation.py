@@ -1,4 +1,4 @@
-"""Tests of components/validation.py: the component's own inputs, checked before any write."""
+"""Tests of components/rules/validation.py: the component's own inputs, checked before any write."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.validation import (
+from components.rules.validation import (
     MAX_SCALE,
     MIN_SCALE,
     POWERS,

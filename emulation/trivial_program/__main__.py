@@ -18,7 +18,7 @@ from components.dynamic_providers import (
     GrantVerification,
     PullerRole,
 )
-from components.policy import pull_statement, serialise, statement_sid
+from components.rules.policy import pull_statement, serialise, statement_sid
 
 config = pulumi.Config()
 service_name = config.require("serviceName")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .validation import ConfigurationError
+from .errors import ConfigurationError
 
 
 @dataclass(frozen=True)

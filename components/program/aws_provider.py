@@ -16,8 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .identity import AwsIdentity
-from .validation import ConfigurationError
+from ..aws.identity import AwsIdentity
+from ..rules.errors import ConfigurationError
 
 _HOW_INSTEAD = (
     "pass the provider's settings as args['aws_identity'] = AwsIdentity(profile=..., "

@@ -7,7 +7,7 @@ once with boto3, every grant declared on it, the one policy resource that writes
 merged document, and the grant finalizers that take each service's statement out again.
 
 The merged document is computed once the program has declared everything
-(``components.program_end``), so components may be declared in any order, with
+(``components.program.program_end``), so components may be declared in any order, with
 invokes, transforms or awaits between them; a grant declared after that (inside an
 ``apply`` that runs late) is refused with an error.
 
@@ -27,14 +27,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from . import aws_api, policy
+from ..aws import ecr_api, sdk, sts_api
+from ..aws.concurrency import bounded_map
+from ..aws.identity import AwsIdentity
+from ..dynamic_providers import FreshPolicyDocument, GrantFinalizer, GrantVerification
+from ..rules import policy
+from ..rules.errors import ConfigurationError
+from ..rules.repository import RepositoryRef
 from .aws_provider import provider_account
-from .concurrency import bounded_map
-from .dynamic_providers import FreshPolicyDocument, GrantFinalizer, GrantVerification
-from .identity import AwsIdentity
 from .program_end import ProgramEnd
-from .repository import RepositoryRef
-from .validation import ConfigurationError
 
 # A realistic upper bound for a puller role ARN, used to check the document's size
 # before the real ARN is known (that is, before anything is written).
@@ -60,7 +61,7 @@ class RepositoryEntry:
     grants: list[Grant] = field(default_factory=list)
     policy_resource: aws.ecr.RepositoryPolicy | None = None
     verification: GrantVerification | None = None
-    images: aws_api.ImageTags = field(default_factory=aws_api.ImageTags)
+    images: ecr_api.ImageTags = field(default_factory=ecr_api.ImageTags)
     """The tags asked for a deployment that the repository lacks, and its newest ones."""
 
     def merged_text(self, principals: dict[str, str], warn: bool = True) -> str:
@@ -150,14 +151,14 @@ class RepositoryPolicyBook:
             if (identity, region) not in self._sessions:
                 self._sessions[(identity, region)] = identity.session(region)
             session = self._sessions[(identity, region)]
-            self._clients[key] = aws_api.client(service, region, identity, session=session)
+            self._clients[key] = sdk.client(service, region, identity, session=session)
         return self._clients[key]
 
     def account(self, identity: AwsIdentity, region: str) -> str:
         """The account that ``identity``'s credentials belong to (one STS call per run)."""
         key = (identity, region)
         if key not in self._accounts:
-            self._accounts[key] = aws_api.caller_account(self.client("sts", region, identity))
+            self._accounts[key] = sts_api.caller_account(self.client("sts", region, identity))
         return self._accounts[key]
 
     def check_same_account(
@@ -209,7 +210,7 @@ class RepositoryPolicyBook:
         wanted = {name: sorted(tags) for name, tags in (image_tags or {}).items() if tags}
         if unread or wanted:
             ecr = self.client("ecr", region, identity)
-            described = aws_api.describe_repositories(ecr, unread, region) if unread else {}
+            described = ecr_api.describe_repositories(ecr, unread, region) if unread else {}
             arns = [str(described[name]["repositoryArn"]) for name in unread]
 
             def arn_of(name: str) -> str:
@@ -217,14 +218,14 @@ class RepositoryPolicyBook:
                 return known.arn if known else str(described[name]["repositoryArn"])
 
             reads: list[Callable[[], Any]] = [
-                partial(aws_api.get_policy_text, ecr, name, arn)
+                partial(ecr_api.get_policy_text, ecr, name, arn)
                 for name, arn in zip(unread, arns, strict=True)
             ]
             reads += [
-                partial(aws_api.find_image_tags, ecr, name, arn_of(name), tags)
+                partial(ecr_api.find_image_tags, ecr, name, arn_of(name), tags)
                 for name, tags in wanted.items()
             ]
-            answers = bounded_map(lambda read: read(), reads, aws_api.CONCURRENT_READS)
+            answers = bounded_map(lambda read: read(), reads, ecr_api.CONCURRENT_READS)
             texts, images = answers[: len(unread)], answers[len(unread) :]
             # Every policy is parsed before any entry is kept: one bad policy, no entries.
             originals = [

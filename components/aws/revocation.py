@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from . import aws_api, policy
+from ..rules import policy
+from . import ecr_api, sdk
 
 
 class Revocation(enum.Enum):
@@ -24,8 +25,8 @@ class Revocation(enum.Enum):
 def revoke_statement(ecr: Any, repository: str, region: str, sid: str) -> Revocation:
     where = f"repository {repository} in {region}"
     try:
-        text = aws_api.get_policy_text(ecr, repository, where)
-    except aws_api.AwsCallError as exc:
+        text = ecr_api.get_policy_text(ecr, repository, where)
+    except sdk.AwsCallError as exc:
         if exc.code == "RepositoryNotFoundException":
             return Revocation.REPOSITORY_GONE
         raise
@@ -40,7 +41,7 @@ def revoke_statement(ecr: Any, repository: str, region: str, sid: str) -> Revoca
         return Revocation.NOT_PRESENT
     remaining = policy.revoke_grant(document, sid)
     if remaining is None:
-        aws_api.delete_policy(ecr, repository, where)
+        ecr_api.delete_policy(ecr, repository, where)
         return Revocation.POLICY_DELETED
-    aws_api.set_policy_text(ecr, repository, where, policy.serialise(remaining))
+    ecr_api.set_policy_text(ecr, repository, where, policy.serialise(remaining))
     return Revocation.REMOVED

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .deployment import _TAG
-from .validation import ConfigurationError
+from .errors import ConfigurationError
 
 # ECR's own pattern for repository names (CreateRepository), 2 to 256 characters.
 _NAME = r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
@@ -103,6 +103,19 @@ def image_uri_prefix(account: str, region: str, name: str) -> str:
     """The repository part of an image URI; append ``:<tag>`` to name an image."""
     suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
     return f"{account}.dkr.ecr.{region}{suffix}/{name}"
+
+
+def partition(region: str) -> str:
+    """The ARN partition of ``region``: China and GovCloud have their own."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def repository_arn(region: str, account: str, name: str) -> str:
+    return f"arn:{partition(region)}:ecr:{region}:{account}:repository/{name}"
 
 
 # --- Image URIs (components.doctor) --------------------------------------------------

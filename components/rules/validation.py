@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .errors import ConfigurationError
+
 # Lightsail's own limits for a container service (CreateContainerService).
 POWERS = ("nano", "micro", "small", "medium", "large", "xlarge")
 MIN_SCALE, MAX_SCALE = 1, 20
 _SERVICE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-class ConfigurationError(ValueError):
-    """An input the component cannot act on; raised before any AWS write."""
 
 
 def check_service_name(name: Any) -> str:
@@ -88,17 +86,6 @@ def check_timeout(seconds: Any) -> float:
             "most 3600 (AWS says the ARN takes about 30 s to appear; the default is 300)"
         )
     return float(seconds)
-
-
-def check_identity(identity: Any) -> Any:
-    from .identity import AwsIdentity
-
-    if not isinstance(identity, AwsIdentity):
-        raise ConfigurationError(
-            f"aws_identity is {identity!r}; give an AwsIdentity, for example "
-            "AwsIdentity(profile='prod') (from components.identity)"
-        )
-    return identity
 
 
 def check_plain_tags(tags: Any) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Whether a repository policy lets one puller role pull: which statement grants, which denies.
 
-Pure on purpose (no boto3, no Pulumi), like ``components.policy``: the diagnosis reads
+Pure on purpose (no boto3, no Pulumi), like ``components.rules.policy``: the diagnosis reads
 documents that other teams wrote, in every shape IAM accepts, so the reading of them
 lives here where a table of examples and hypothesis can cover it.
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import aws_api
+from . import lightsail_api, sdk
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # A GetContainerServices read is cheap, and every first `up` in a pipeline waits on this:
@@ -39,9 +39,9 @@ def role_state(service: dict[str, Any]) -> RoleState:
 
 
 def current_role(lightsail: Any, service_name: str) -> RoleState:
-    service = aws_api.get_container_service(lightsail, service_name)
+    service = lightsail_api.get_container_service(lightsail, service_name)
     if service is None:
-        raise aws_api.AwsCallError(
+        raise sdk.AwsCallError(
             f"Lightsail container service {service_name!r} does not exist, so its ECR image "
             "puller role cannot be set; it may have been deleted outside Pulumi: run "
             "`pulumi refresh`, then `pulumi up` to create it again"
@@ -70,7 +70,7 @@ def ensure_puller_role(
     clock = clock or time.monotonic
     state = current_role(lightsail, service_name)
     if state.active != active:
-        aws_api.set_puller_role(lightsail, service_name, active)
+        lightsail_api.set_puller_role(lightsail, service_name, active)
         if active:
             # A fresh activation gets a fresh role: never hand back an ARN read before it.
             state = RoleState(True, "")

@@ -29,7 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import aws_api, policy
+from ..rules import policy
+from . import ecr_api, sdk
 from .revocation import Revocation, revoke_statement
 
 # The settle delay, from the window it must outlast. Measured in the emulated engine
@@ -78,7 +79,7 @@ def _where(repository: str, region: str) -> str:
 
 def _read(ecr: Any, repository: str, region: str) -> policy.Document | None:
     where = _where(repository, region)
-    text = aws_api.get_policy_text(ecr, repository, where)
+    text = ecr_api.get_policy_text(ecr, repository, where)
     try:
         return policy.parse_policy(text)
     except policy.MalformedPolicyError as exc:
@@ -118,15 +119,15 @@ def ensure_grants(
         if not missing:
             return Ensured(text, wrote=False)
         try:
-            aws_api.set_policy_text(ecr, repository, _where(repository, region), text)
+            ecr_api.set_policy_text(ecr, repository, _where(repository, region), text)
             return Ensured(text, wrote=True)
-        except aws_api.AwsCallError as exc:
+        except sdk.AwsCallError as exc:
             if exc.code != "InvalidParameterException":
                 raise
             waited = clock.monotonic() - started
             if waited >= PROPAGATION_TIMEOUT_SECONDS:
                 principals = ", ".join(s["Principal"]["AWS"] for s in statements)
-                raise aws_api.AwsCallError(
+                raise sdk.AwsCallError(
                     f"ECR refused the policy of {_where(repository, region)} as invalid for "
                     f"{waited:.0f} s ({exc}). A puller role's principal that IAM has not "
                     f"propagated is refused so for a while; after "
@@ -180,7 +181,7 @@ def revoke_verified(ecr: Any, repository: str, region: str, sid: str) -> Revocat
         settle()
         try:
             live = _read(ecr, repository, region)
-        except aws_api.AwsCallError as exc:
+        except sdk.AwsCallError as exc:
             if exc.code == "RepositoryNotFoundException":
                 return Revocation.REPOSITORY_GONE
             raise
