@@ -8,19 +8,13 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from .aws import lightsail_api
 from .aws.identity import AwsIdentity, check_identity
-from .aws.puller_role import DEFAULT_TIMEOUT_SECONDS
 from .dynamic_providers import PullerRole
-from .program.aws_provider import (
-    check_no_explicit_provider,
-    provider_for,
-    stack_default_tags,
-)
+from .program.aws_provider import check_no_explicit_provider, provider_for
+from .program.plan import ServiceInputs, ServicePlan, check_inputs, plan_service
 from .program.repository_policies import RepositoryPolicyBook
-from .rules import adoption, deployment, validation
+from .rules import deployment
 from .rules.operator_policy import operator_policy
-from .rules.repository import image_uri_prefix, parse_repositories, repository_arn
 
 TYPE_TOKEN = "lightsail-ecr:index:PrivateEcrContainerService"
 
@@ -88,177 +82,144 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         args: PrivateEcrContainerServiceArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        # Everything that can be wrong with the inputs is found before the component
-        # registers, so a bad input leaves no trace, not even an empty component.
-        service_name = validation.check_service_name(args.get("service_name"))
-        region = validation.check_region(args.get("region"))
-        power = validation.check_power(args.get("power", "nano"))
-        scale = validation.check_scale(args.get("scale", 1))
-        access = validation.check_bool(
-            args.get("private_registry_access", True), "privateRegistryAccess"
-        )
-        adopt = validation.check_bool(
-            args.get("adopt_existing_service", False), "adoptExistingService"
-        )
-        refs = parse_repositories(
-            validation.check_list(args.get("repositories"), "repositories", "['team/app']")
-        )
-        timeout = validation.check_timeout(
-            args.get("puller_role_timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
-        )
+        # 1. Check the inputs: a bad one leaves no trace, not even an empty component.
+        inputs = check_inputs(args)
         check_no_explicit_provider(opts)
         book = RepositoryPolicyBook.for_this_program()
-
-        explicit_identity = args.get("aws_identity")
-        provider: pulumi.ProviderResource | None = None
-        if explicit_identity is not None:
-            # The component's own provider must exist before the provider's account can
-            # be asked for; registering the two writes nothing to AWS.
-            identity = check_identity(explicit_identity)
+        # 2. Connect as the AWS provider's identity.
+        identity, provider = self._connect(name, args, inputs.region, book, opts)
+        # 3. Plan: everything `pulumi preview` shows is decided here, before registering.
+        plan = plan_service(book, inputs, args, identity, own_provider=provider is not None)
+        # 4. Declare the resources the plan says.
+        if not self._registered:
             super().__init__(TYPE_TOKEN, name, None, opts)
+        service, role = self._declare_service(name, inputs, args, identity, provider)
+        grants: list[pulumi.Resource] = [
+            resource
+            for entry, grant in plan.grants
+            for resource in book.grant(
+                entry, grant, self, name, role.principal_arn, identity, provider
+            )
+        ]
+        if plan.containers:
+            self._declare_deployment(name, inputs.region, service, plan, provider, [role, *grants])
+        # 5. Publish the outputs.
+        self._publish(service, role, plan, identity)
+
+    _registered = False
+
+    def _connect(
+        self,
+        name: str,
+        args: PrivateEcrContainerServiceArgs,
+        region: str,
+        book: RepositoryPolicyBook,
+        opts: pulumi.ResourceOptions | None,
+    ) -> tuple[AwsIdentity, pulumi.ProviderResource | None]:
+        """The identity boto3 acts as, and the component's own provider when it has one;
+        stops unless both act in one account (else the merged documents would carry one
+        account's statements into the other's repositories)."""
+        explicit = args.get("aws_identity")
+        provider: pulumi.ProviderResource | None = None
+        if explicit is not None:
+            # Its own provider must exist (a child of this component) before the
+            # provider's account can be asked for; registering the two writes nothing.
+            identity = check_identity(explicit)
+            super().__init__(TYPE_TOKEN, name, None, opts)
+            self._registered = True
             provider = provider_for(identity, region, f"{name}-aws", self)
         else:
             identity = AwsIdentity.from_stack_config()
-        # boto3 must read the account the provider writes to, or the merged documents
-        # would carry one account's statements into the other's repositories.
         book.check_same_account(identity, region, provider)
+        return identity, provider
 
-        if adopt:
-            adoption.check_adoptable(
-                lightsail_api.get_container_service(
-                    book.client("lightsail", region, identity), service_name
-                ),
-                adoption.ServiceGoal(
-                    service_name,
-                    region,
-                    power,
-                    scale,
-                    {
-                        **(stack_default_tags() if provider is None else {}),
-                        **validation.check_plain_tags(args.get("tags")),
-                    },
-                ),
-            )
-
-        names = {**{ref.given: ref.name for ref in refs}, **{ref.name: ref.name for ref in refs}}
-        if access:
-            # The images a deployment will pull are looked up with the policies.
-            entries = book.repositories(
-                refs, region, identity, deployment.wanted_tags(args.get("containers"), names)
-            )
-            prefixes = {entry.name: entry.uri_prefix for entry in entries}
-            repository_arns = [entry.arn for entry in entries]
-        else:
-            # Access off: no grant is made, so no policy is read; statements made
-            # earlier are removed by their finalizers, which leave the program.
-            entries = []
-            for ref in refs:
-                book.check_location(ref, region, identity)
-            account = book.account(identity, region) if refs else ""
-            prefixes = {ref.name: image_uri_prefix(account, region, ref.name) for ref in refs}
-            # Revoking earlier statements still needs the ECR permissions.
-            repository_arns = [repository_arn(region, account, ref.name) for ref in refs]
-        by_reference = {written: prefixes[name] for written, name in names.items()}
-        containers = deployment.container_args(
-            validation.check_list(
-                args.get("containers"),
-                "containers",
-                "[{name: api, repository: team/app, tag: '1.0'}]",
-            ),
-            by_reference if access else {},
-        )
-        if containers:
-            deployment.check_images_exist(
-                list(args.get("containers") or []),
-                names,
-                {e.name: (e.images.missing, e.images.newest, e.arn) for e in entries},
-            )
-        endpoint = args.get("public_endpoint")
-        if endpoint and not containers:
-            raise validation.ConfigurationError(
-                "publicEndpoint is set but `containers` is empty; list the containers to "
-                "deploy, or remove publicEndpoint"
-            )
-        public_endpoint = (
-            deployment.public_endpoint_args(endpoint, containers) if endpoint else None
-        )
-
-        # Declared before anything registers: a document ECR would refuse stops the run here.
-        declared = [(entry, book.declare(entry, service_name)) for entry in entries]
-
-        if explicit_identity is None:
-            super().__init__(TYPE_TOKEN, name, None, opts)
+    def _declare_service(
+        self,
+        name: str,
+        inputs: ServiceInputs,
+        args: PrivateEcrContainerServiceArgs,
+        identity: AwsIdentity,
+        provider: pulumi.ProviderResource | None,
+    ) -> tuple[aws.lightsail.ContainerService, PullerRole]:
         service = aws.lightsail.ContainerService(
             f"{name}-service",
-            name=service_name,
-            power=power,
-            scale=scale,
-            region=region,
+            name=inputs.service_name,
+            power=inputs.power,
+            scale=inputs.scale,
+            region=inputs.region,
             tags=args.get("tags"),
             # Honoured only when the service is created; afterwards the puller role
             # resource below keeps the role as asked, so the provider's view of it is
             # ignored (it would otherwise show a change it can never make).
-            private_registry_access={"ecr_image_puller_role": {"is_active": access}},
+            private_registry_access={"ecr_image_puller_role": {"is_active": inputs.access}},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,
                 ignore_changes=["privateRegistryAccess"],
                 # Pulumi imports only while the service is not yet in the stack's state.
-                import_=service_name if adopt else None,
+                import_=inputs.service_name if inputs.adopt else None,
             ),
         )
         role = PullerRole(
             f"{name}-puller-role",
-            region=region,
-            service_name=service_name,
-            active=access,
-            timeout_seconds=timeout,
+            region=inputs.region,
+            service_name=inputs.service_name,
+            active=inputs.access,
+            timeout_seconds=inputs.timeout,
             identity=identity,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
-        grants: list[pulumi.Resource] = [
-            resource
-            for entry, grant in declared
-            for resource in book.grant(
-                entry, grant, self, name, role.principal_arn, identity, provider
-            )
-        ]
+        return service, role
 
-        if containers:
-            aws.lightsail.ContainerServiceDeploymentVersion(
-                f"{name}-deployment",
-                service_name=service.name,
-                region=region,
-                containers=[
-                    aws.lightsail.ContainerServiceDeploymentVersionContainerArgs(**c)
-                    for c in containers
-                ],
-                public_endpoint=(
-                    aws.lightsail.ContainerServiceDeploymentVersionPublicEndpointArgs(
-                        container_name=public_endpoint["container_name"],
-                        container_port=public_endpoint["container_port"],
-                        health_check=aws.lightsail.ContainerServiceDeploymentVersionPublicEndpointHealthCheckArgs(
-                            **public_endpoint["health_check"]
-                        ),
-                    )
-                    if public_endpoint
-                    else None
-                ),
-                # The images pull only once every grant is written.
-                opts=pulumi.ResourceOptions(
-                    parent=self, provider=provider, depends_on=[role, *grants]
-                ),
-            )
+    def _declare_deployment(
+        self,
+        name: str,
+        region: str,
+        service: aws.lightsail.ContainerService,
+        plan: ServicePlan,
+        provider: pulumi.ProviderResource | None,
+        after: list[pulumi.Resource],
+    ) -> None:
+        endpoint = plan.public_endpoint
+        aws.lightsail.ContainerServiceDeploymentVersion(
+            f"{name}-deployment",
+            service_name=service.name,
+            region=region,
+            containers=[
+                aws.lightsail.ContainerServiceDeploymentVersionContainerArgs(**c)
+                for c in plan.containers
+            ],
+            public_endpoint=(
+                aws.lightsail.ContainerServiceDeploymentVersionPublicEndpointArgs(
+                    container_name=endpoint["container_name"],
+                    container_port=endpoint["container_port"],
+                    health_check=aws.lightsail.ContainerServiceDeploymentVersionPublicEndpointHealthCheckArgs(
+                        **endpoint["health_check"]
+                    ),
+                )
+                if endpoint
+                else None
+            ),
+            # The images pull only once every grant is written and verified.
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after),
+        )
 
+    def _publish(
+        self,
+        service: aws.lightsail.ContainerService,
+        role: PullerRole,
+        plan: ServicePlan,
+        identity: AwsIdentity,
+    ) -> None:
         self.service_name = service.name
         self.service_arn = service.arn
         self.url = service.url
         self.principal_arn = role.principal_arn
-        self.image_uri_prefixes = pulumi.Output.from_input(prefixes)
+        self.image_uri_prefixes = pulumi.Output.from_input(plan.prefixes)
         self.operator_policy = pulumi.Output.from_input(
             operator_policy(
-                repository_arns,
-                bool(containers),
+                plan.repository_arns,
+                bool(plan.containers),
                 identity.assumed_role_arns(),
                 diagnosis=True,
             )

@@ -42,6 +42,7 @@ from .rules.pull_access import PullAccess, evaluate
 from .rules.repository import (
     ImageRef,
     RepositoryRef,
+    account_of,
     parse_image,
     parse_repository,
     repository_arn,
@@ -208,7 +209,7 @@ class _Examination:
         self.check_service(described)
         role = role_state(described)
         self.check_role(role)
-        account = _account_of(str(described.get("arn", "")))
+        account = account_of(str(described.get("arn", "")))
 
         deployments = lightsail_api.get_container_service_deployments(lightsail, self.service)
         latest = max(deployments, key=lambda d: int(d.get("version", 0)), default=None)
@@ -568,11 +569,6 @@ class _Examination:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _account_of(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
 
 
 def _ecr_images(deployments: Iterable[dict[str, Any]]) -> list[ImageRef]:

@@ -262,3 +262,19 @@ def test_image_uri_parses_to_repository_and_reference(
 )
 def test_malformed_image_uri_is_refused_with_an_example(uri: object, expected: str) -> None:
     assert expected in refusal(parse_image, uri)
+
+
+@pytest.mark.parametrize(
+    ("arn", "account"),
+    [
+        (f"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/x", ACCOUNT),
+        (f"arn:aws-cn:ecr:cn-north-1:{ACCOUNT}:repository/team/app", ACCOUNT),
+        ("arn:aws:s3:::bucket/key", None),  # names no account
+        (f"xrn:aws:iam::{ACCOUNT}:role/r", None),  # not an ARN
+        ("*", None),
+    ],
+)
+def test_the_account_of_an_arn_has_one_home(arn: str, account: str | None) -> None:
+    from components.rules.repository import account_of
+
+    assert account_of(arn) == account

@@ -43,7 +43,10 @@ _PLACEHOLDER_ROLE_ARN = "arn:aws:iam::123456789012:role/amazon/lightsail/" + "x"
 
 
 @dataclass
-class Grant:
+class PlannedGrant:
+    """One service's grant on a repository, as the program declares it (not to be
+    confused with ``rules.pull_access.Grant``, a statement's effect on one action)."""
+
     service_name: str
     principal_arn: pulumi.Output[str] | None = None  # known once the role is declared
     finalizer: GrantFinalizer | None = None
@@ -58,7 +61,7 @@ class RepositoryEntry:
     arn: str
     uri_prefix: str
     original: policy.Document | None
-    grants: list[Grant] = field(default_factory=list)
+    grants: list[PlannedGrant] = field(default_factory=list)
     policy_resource: aws.ecr.RepositoryPolicy | None = None
     verification: GrantVerification | None = None
     images: ecr_api.ImageTags = field(default_factory=ecr_api.ImageTags)
@@ -252,7 +255,7 @@ class RepositoryPolicyBook:
                 "set-repository-policy) and run again"
             ) from None
 
-    def declare(self, entry: RepositoryEntry, service_name: str) -> Grant:
+    def declare(self, entry: RepositoryEntry, service_name: str) -> PlannedGrant:
         """Declare that ``service_name`` will pull from the repository; nothing is created.
 
         Called before the component registers anything, so that a grant the document
@@ -271,7 +274,7 @@ class RepositoryPolicyBook:
                 f"container service {service_name} is granted repository {entry.name} "
                 "twice in this program; list each repository once"
             )
-        grant = Grant(service_name)
+        grant = PlannedGrant(service_name)
         entry.grants.append(grant)
         # Fail on size now, with a role ARN of realistic length standing in for the real one.
         entry.merged_text({g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants}, warn=False)
@@ -280,7 +283,7 @@ class RepositoryPolicyBook:
     def grant(
         self,
         entry: RepositoryEntry,
-        grant: Grant,
+        grant: PlannedGrant,
         owner: pulumi.ComponentResource,
         owner_name: str,
         principal_arn: pulumi.Output[str],
@@ -367,7 +370,7 @@ class RepositoryPolicyBook:
             opts=pulumi.ResourceOptions(parent=owner, depends_on=[entry.policy_resource]),
         )
 
-    async def _declared(self, entry: RepositoryEntry) -> list[Grant]:
+    async def _declared(self, entry: RepositoryEntry) -> list[PlannedGrant]:
         await self.program_end.wait()
         return list(entry.grants)
 
@@ -376,7 +379,7 @@ class RepositoryPolicyBook:
         return [g.finalizer for g in grants if g.finalizer is not None]
 
     def _plan(self, entry: RepositoryEntry) -> pulumi.Output[dict[str, Any]]:
-        def plan(grants: list[Grant]) -> pulumi.Output[dict[str, Any]]:
+        def plan(grants: list[PlannedGrant]) -> pulumi.Output[dict[str, Any]]:
             principals = pulumi.Output.all(*[g.principal_arn for g in grants])
             return principals.apply(
                 lambda arns: entry.plan(

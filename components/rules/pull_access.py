@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .policy import PULL_ACTIONS, statement_sid, statements_of
+from .repository import account_of
 
 # The principal ARN Lightsail gives a service's ECR image puller role; the last path
 # element changes every time the role is created again.
@@ -234,7 +235,7 @@ def _aws_principals(value: object) -> list[str]:
 
 
 def _names(principals: list[str], principal_arn: str, deny: bool) -> bool:
-    account = _account_of(principal_arn)
+    account = account_of(principal_arn)
     for principal in principals:
         if principal in ("*", principal_arn):
             return True
@@ -272,11 +273,6 @@ def _stale_grants(
             older[part] == current[part] for part in ("partition", "account", "region")
         ):
             yield StaleGrant(ref, principal)
-
-
-def _account_of(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4].isdigit() else None
 
 
 def _account_principal(principal: str) -> str | None:

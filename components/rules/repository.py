@@ -53,6 +53,13 @@ class RepositoryRef:
             )
 
 
+def account_of(arn: str) -> str | None:
+    """The 12-digit account of an ARN (``arn:<partition>:<service>:<region>:<account>:...``),
+    or None when the text is no ARN or names no account."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4].isdigit() else None
+
+
 def parse_repository(reference: object) -> RepositoryRef:
     """Parse one entry of the ``repositories`` list."""
     if not isinstance(reference, str) or not reference.strip():
