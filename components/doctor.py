@@ -298,7 +298,8 @@ class _Examination:
         """Check where the repository is and what its policy says; True when it is readable."""
         name = ref.name
         region = ref.region or self.region
-        if region != self.region:
+        misplaced = ref.misplaced(self.region, account)
+        if misplaced == "region":
             there = self._exists(ref, region)
             self.add(
                 "repository",
@@ -311,7 +312,7 @@ class _Examination:
                 repository=name,
             )
             return False
-        if ref.account and account and ref.account != account:
+        if misplaced == "account":
             self.add(
                 "repository",
                 PROBLEM,

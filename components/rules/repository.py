@@ -36,15 +36,26 @@ class RepositoryRef:
     region: str | None = None
     account: str | None = None
 
-    def check_location(self, region: str, account: str | None) -> None:
-        """Lightsail pulls only from repositories in its own Region and account."""
+    def misplaced(self, region: str, account: str | None) -> str | None:
+        """Where the repository is, against the service, by the one rule: Lightsail pulls
+        only from repositories in its own Region and account. "region", "account", or
+        None when it may pull (what the reference does not say is not held against it)."""
         if self.region is not None and self.region != region:
+            return "region"
+        if self.account is not None and account is not None and self.account != account:
+            return "account"
+        return None
+
+    def check_location(self, region: str, account: str | None) -> None:
+        """Refuse a repository the service could not pull from, saying how to fix it."""
+        misplaced = self.misplaced(region, account)
+        if misplaced == "region":
             raise ConfigurationError(
                 f"repository {self.given!r} is in Region {self.region}, but the container "
                 f"service is in {region}: Lightsail pulls only from repositories in its own "
                 f"Region; use a repository in {region} or set aws:region to {self.region}"
             )
-        if self.account is not None and account is not None and self.account != account:
+        if misplaced == "account":
             raise ConfigurationError(
                 f"repository {self.given!r} belongs to account {self.account}, but this stack "
                 f"deploys into account {account}: the puller role can be granted only on "
