@@ -7,6 +7,22 @@ Pulumi.example.yaml for a filled-in stack); the Region is the provider's `aws:re
 import pulumi
 
 from components import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
+from components.program.stack_config import check_project_config
+
+# Every key this program reads (Pulumi.yaml declares the typed ones and documents the
+# object-valued ones): any other key of the project is a typo, refused before any write.
+KEYS = (
+    "serviceName",
+    "power",
+    "scale",
+    "repositories",
+    "privateRegistryAccess",
+    "adoptExistingService",
+    "tags",
+    "containers",
+    "publicEndpoint",
+)
+check_project_config(KEYS)
 
 config = pulumi.Config()
 args: PrivateEcrContainerServiceArgs = {

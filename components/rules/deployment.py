@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
 from .errors import ConfigurationError
+from .stack_config import CONTAINER_FIELDS, PUBLIC_ENDPOINT_FIELDS, check_fields
 
 _CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,51}[a-z0-9])?$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -67,6 +68,7 @@ def container_args(
             )
         name = _require(spec, "name", "a container in `containers`")
         what = f"container {name!r}"
+        check_fields(spec, CONTAINER_FIELDS, what)
         if not isinstance(name, str) or not _CONTAINER_NAME.fullmatch(name):
             raise ConfigurationError(
                 f"{what}: the name must be 1 to 53 lowercase letters, digits and hyphens"
@@ -134,6 +136,7 @@ def public_endpoint_args(
         raise ConfigurationError(
             f"{what} must be an object with container and port, got {endpoint!r}"
         )
+    check_fields(endpoint, PUBLIC_ENDPOINT_FIELDS, what)
     container = _require(endpoint, "container", what)
     port = _require(endpoint, "port", what)
     match = [c for c in containers if c["container_name"] == container]

@@ -1,0 +1,27 @@
+"""The stack configuration keys of this program's project, as the language host gave them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import pulumi
+
+from ..rules.stack_config import check_config_keys
+
+
+def project_keys(project: str) -> list[str]:
+    """Every key set under ``project:`` in the stack's configuration."""
+    # The language host hands the configuration to the runtime's config map (and, in
+    # older hosts, to the PULUMI_CONFIG environment variable); both are read.
+    given = dict(pulumi.runtime.get_config_env())
+    config_map = getattr(pulumi.runtime.config, "CONFIG", None)
+    if config_map is not None:
+        given.update(config_map.get())
+    prefix = f"{project}:"
+    return sorted({k[len(prefix) :] for k in given if k.startswith(prefix)})
+
+
+def check_project_config(declared: Collection[str]) -> None:
+    """Stop the run before anything is written when a key of this project is not declared."""
+    project = pulumi.get_project()
+    check_config_keys(project, project_keys(project), declared)
