@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .aws.identity import AwsIdentity, check_identity
-from .dynamic_providers import PullerRole
+from .dynamic_providers import AdoptionCheck, PullerRole
 from .program.aws_provider import check_no_explicit_provider, provider_for
 from .program.plan import ServiceInputs, ServicePlan, check_inputs, plan_service
 from .program.repository_policies import RepositoryPolicyBook
@@ -93,12 +93,12 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         # 4. Declare the resources the plan says.
         if not self._registered:
             super().__init__(TYPE_TOKEN, name, None, opts)
-        service, role = self._declare_service(name, inputs, args, identity, provider)
+        service, role, gate = self._declare_service(name, inputs, args, plan, identity, provider)
         grants: list[pulumi.Resource] = [
             resource
             for entry, grant in plan.grants
             for resource in book.grant(
-                entry, grant, self, name, role.principal_arn, identity, provider
+                entry, grant, self, name, role.principal_arn, identity, provider, gate
             )
         ]
         if plan.containers:
@@ -138,9 +138,27 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         name: str,
         inputs: ServiceInputs,
         args: PrivateEcrContainerServiceArgs,
+        plan: ServicePlan,
         identity: AwsIdentity,
         provider: pulumi.ProviderResource | None,
-    ) -> tuple[aws.lightsail.ContainerService, PullerRole]:
+    ) -> tuple[aws.lightsail.ContainerService, PullerRole, list[pulumi.Resource]]:
+        """The service, its puller role, and what everything else waits for (when
+        adopting, the check that the live service matches the stack)."""
+        before: list[pulumi.Resource] = []
+        if plan.adopted_tags is not None:
+            # The import waits for the check that the live service matches the stack.
+            before.append(
+                AdoptionCheck(
+                    f"{name}-adoption",
+                    region=inputs.region,
+                    service_name=inputs.service_name,
+                    power=inputs.power,
+                    scale=inputs.scale,
+                    tags=plan.adopted_tags,
+                    identity=identity,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
         service = aws.lightsail.ContainerService(
             f"{name}-service",
             name=inputs.service_name,
@@ -158,6 +176,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
                 ignore_changes=["privateRegistryAccess"],
                 # Pulumi imports only while the service is not yet in the stack's state.
                 import_=inputs.service_name if inputs.adopt else None,
+                depends_on=before,
             ),
         )
         role = PullerRole(
@@ -169,7 +188,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             identity=identity,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
-        return service, role
+        return service, role, before
 
     def _declare_deployment(
         self,

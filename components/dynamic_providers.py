@@ -35,6 +35,8 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -45,7 +47,8 @@ from pulumi.dynamic import (
 
 from .aws import lightsail_api, policy_writes, puller_role, sdk
 from .aws.identity import AwsIdentity
-from .rules import policy
+from .rules import adoption, policy
+from .rules.errors import ConfigurationError
 
 PICKLE_MODULE = "lightsail_ecr_access_providers"
 """The module path the state holds for these classes. Never change it."""
@@ -334,6 +337,77 @@ class GrantFinalizer(Resource, module="lightsail-ecr", name="GrantFinalizer"):
                 "region": region,
                 "repository": repository,
                 "sid": sid,
+                "identity": (identity or AwsIdentity()).to_state(),
+            },
+            opts,
+        )
+
+
+class AdoptionCheckProvider(ResourceProvider):
+    """Refuses to import a service that the import would change; the import only.
+
+    Its ``check`` compares the live service with the stack's goal while this resource is
+    not yet in the stack's state (``olds`` is empty), that is in the preview and the
+    `up` that import the service; the service waits for it. Once the service is adopted
+    the stack owns it: a later change of power, scale or tags applies as to any service.
+    """
+
+    __module__ = PICKLE_MODULE
+
+    serialize_as_secret_always = False
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if olds:
+            return CheckResult(news, [])
+        live = lightsail_api.get_container_service(_client("lightsail", news), news["service_name"])
+        goal = adoption.ServiceGoal(
+            news["service_name"],
+            news["region"],
+            news["power"],
+            int(news["scale"]),
+            dict(news.get("tags") or {}),
+        )
+        try:
+            adoption.check_adoptable(live, goal)
+        except ConfigurationError as exc:
+            return CheckResult(news, [CheckFailure("service_name", str(exc))])
+        return CheckResult(news, [])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"{props['region']}/{props['service_name']}", props)
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        # The check was for the import; what the stack asks later is the service's diff.
+        return DiffResult(changes=False, replaces=[], delete_before_replace=False)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
+class AdoptionCheck(Resource, module="lightsail-ecr", name="AdoptionCheck"):
+    """Stands before an adopted service's import: the live service must match the stack."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        region: str,
+        service_name: str,
+        power: str,
+        scale: int,
+        tags: dict[str, str],
+        identity: AwsIdentity | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            AdoptionCheckProvider(),
+            name,
+            {
+                "region": region,
+                "service_name": service_name,
+                "power": power,
+                "scale": scale,
+                "tags": tags,
                 "identity": (identity or AwsIdentity()).to_state(),
             },
             opts,

@@ -455,6 +455,8 @@ class Engine:
                 target[urn] = new
                 return "", {}
             ignore = set(request.ignoreChanges)
+            if new.type.startswith(_DYNAMIC):
+                self._check(new, old.inputs if old is not None else {})
             if old is None and request.importId:
                 old = self._import(new, request.importId)
                 self._report.record("imported", new.name)
@@ -483,6 +485,16 @@ class Engine:
             return new.id, new.outputs
 
     @staticmethod
+    def _check(new: ResourceState, olds: dict[str, Any]) -> None:
+        """The provider's Check, called for every registration, a new resource's too
+        (``olds`` empty), in a preview as in an up; its failures fail the step."""
+        result = _provider_of(new.inputs).check(olds, new.inputs)
+        if result.failures:
+            reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
+            raise RuntimeError(f"{new.name}: the provider's check failed: {reasons}")
+        new.inputs = result.inputs or new.inputs
+
+    @staticmethod
     def _planned_outputs(new: ResourceState) -> tuple[str, dict[str, Any]]:
         """What a preview knows of a resource to be created or changed: its inputs.
 
@@ -494,7 +506,6 @@ class Engine:
     def _diff(self, old: ResourceState, new: ResourceState, ignore: set[str]) -> tuple[bool, bool]:
         if new.type.startswith(_DYNAMIC):
             provider = _provider_of(new.inputs)
-            new.inputs = provider.check(old.inputs, new.inputs).inputs or new.inputs
             # The engine hands a dynamic provider the old *outputs*.
             result = provider.diff(old.id, old.outputs, new.inputs)
             return bool(result.changes), bool(result.replaces)

@@ -78,8 +78,8 @@ def test_the_program_reads_exactly_the_keys_pulumi_yaml_declares_and_documents()
 
 
 def test_the_field_lists_are_the_specs_fields() -> None:
-    assert CONTAINER_FIELDS == tuple(ContainerSpec.__annotations__)
-    assert PUBLIC_ENDPOINT_FIELDS == tuple(PublicEndpointSpec.__annotations__)
+    assert tuple(ContainerSpec.__annotations__) == CONTAINER_FIELDS
+    assert tuple(PublicEndpointSpec.__annotations__) == PUBLIC_ENDPOINT_FIELDS
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..aws import lightsail_api
 from ..aws.identity import AwsIdentity
 from ..aws.puller_role import DEFAULT_TIMEOUT_SECONDS
-from ..rules import adoption, deployment, validation
+from ..rules import deployment, validation
 from ..rules.repository import (
     RepositoryRef,
     image_uri_prefix,
@@ -75,6 +74,8 @@ class ServicePlan:
     """Every listed repository, for the operator policy (revoking needs them too)."""
     containers: list[dict[str, Any]]
     public_endpoint: dict[str, Any] | None
+    adopted_tags: dict[str, str] | None = None
+    """When adopting: the tags the live service must have (with the default tags)."""
 
 
 def plan_service(
@@ -88,8 +89,16 @@ def plan_service(
     has its own AWS provider (``aws_identity``), so the stack's default tags do not
     apply to it."""
     region = inputs.region
-    if inputs.adopt:
-        _check_adoptable(book, inputs, args, identity, own_provider)
+    # An adopted service is compared with the stack by the AdoptionCheck resource, and
+    # only while it is imported; here only its goal's tags must be plain values.
+    adopted_tags = (
+        {
+            **({} if own_provider else stack_default_tags()),
+            **validation.check_plain_tags(args.get("tags")),
+        }
+        if inputs.adopt
+        else None
+    )
 
     refs = inputs.refs
     names = {**{ref.given: ref.name for ref in refs}, **{ref.name: ref.name for ref in refs}}
@@ -134,24 +143,4 @@ def plan_service(
 
     # Declared last: a document ECR would refuse stops the run here too.
     grants = [(entry, book.declare(entry, inputs.service_name)) for entry in entries]
-    return ServicePlan(grants, prefixes, repository_arns, containers, public_endpoint)
-
-
-def _check_adoptable(
-    book: RepositoryPolicyBook,
-    inputs: ServiceInputs,
-    args: Mapping[str, Any],
-    identity: AwsIdentity,
-    own_provider: bool,
-) -> None:
-    live = lightsail_api.get_container_service(
-        book.client("lightsail", inputs.region, identity), inputs.service_name
-    )
-    tags = {
-        **({} if own_provider else stack_default_tags()),
-        **validation.check_plain_tags(args.get("tags")),
-    }
-    adoption.check_adoptable(
-        live,
-        adoption.ServiceGoal(inputs.service_name, inputs.region, inputs.power, inputs.scale, tags),
-    )
+    return ServicePlan(grants, prefixes, repository_arns, containers, public_endpoint, adopted_tags)

@@ -289,6 +289,7 @@ class RepositoryPolicyBook:
         principal_arn: pulumi.Output[str],
         identity: AwsIdentity,
         provider: pulumi.ProviderResource | None,
+        after: Sequence[pulumi.Resource] = (),
     ) -> list[pulumi.Resource]:
         """Create what a declared grant needs, now that its principal ARN is an output.
 
@@ -308,7 +309,8 @@ class RepositoryPolicyBook:
             repository=entry.name,
             sid=policy.statement_sid(grant.service_name),
             identity=identity,
-            opts=pulumi.ResourceOptions(parent=owner, depends_on=earlier),
+            # ``after``: what must hold before the grant exists at all (an adoption check).
+            opts=pulumi.ResourceOptions(parent=owner, depends_on=[*earlier, *after]),
         )
         if entry.policy_resource is None:
             self._declare_writes(entry, owner, owner_name, identity, provider)
