@@ -44,6 +44,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.runtime.rpc import unwrap_rpc_secret
 
 from .aws import lightsail_api, policy_writes, puller_role, sdk
 from .aws.identity import AwsIdentity
@@ -61,17 +62,55 @@ _VERIFICATION_KEYS = ("region", "repository", "grants", "identity", "revision")
 _IDENTITY_KEYS = ("identity",)
 
 
+# The stack settings an identity comes from. `pulumi config set --secret` (with --path, the
+# whole top-level key) makes one secret: an external ID, a role ARN an organisation keeps
+# private. Config.get hands it over as plain text, so the identity is marked secret here,
+# as an input and as the output the providers echo, or the state would hold it in plain.
+_IDENTITY_CONFIG_KEYS = (
+    "profile",
+    "assumeRoles",
+    "assumeRole",
+    "sharedConfigFiles",
+    "sharedCredentialsFiles",
+    "stsRegion",
+    "endpoints",
+)
+
+
+def _identity_is_secret() -> bool:
+    return any(pulumi.runtime.is_config_secret(f"aws:{k}") for k in _IDENTITY_CONFIG_KEYS)
+
+
+def identity_input(identity: AwsIdentity | None) -> pulumi.Input[dict[str, Any]]:
+    """The identity as a dynamic resource's input: secret when the stack keeps any of its
+    settings secret."""
+    state = (identity or AwsIdentity()).to_state()
+    return pulumi.Output.secret(state) if _identity_is_secret() else state
+
+
+def secret_identity_opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions | None:
+    """``opts``, with the echoed identity output kept secret when the input is."""
+    if not _identity_is_secret():
+        return opts
+    secret = pulumi.ResourceOptions(additional_secret_outputs=["identity"])
+    return pulumi.ResourceOptions.merge(opts, secret)
+
+
+def _identity_of(props: dict[str, Any]) -> AwsIdentity:
+    """The stored identity; a secret one reaches the provider wrapped as a secret (the
+    dynamic provider host keeps secrets so that the outputs echoing them stay secret)."""
+    return AwsIdentity.from_state(unwrap_rpc_secret(props.get("identity")))
+
+
 def _client(service: str, props: dict[str, Any]) -> Any:
     """The process's client for ``service`` in the resource's Region, as the stored identity."""
-    return sdk.cached_client(
-        service, props["region"], AwsIdentity.from_state(props.get("identity"))
-    )
+    return sdk.cached_client(service, props["region"], _identity_of(props))
 
 
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     def value(props: dict[str, Any], key: str) -> Any:
         # State written before identities existed holds none: that is the ambient one.
-        return AwsIdentity.from_state(props.get(key)) if key == "identity" else props.get(key)
+        return _identity_of(props) if key == "identity" else props.get(key)
 
     return [k for k in keys if value(olds, k) != value(news, k)]
 
@@ -310,10 +349,10 @@ class PullerRole(Resource, module="lightsail-ecr", name="PullerRole"):
                 "service_name": service_name,
                 "active": active,
                 "timeout_seconds": timeout_seconds,
-                "identity": (identity or AwsIdentity()).to_state(),
+                "identity": identity_input(identity),
                 "principal_arn": None,
             },
-            opts,
+            secret_identity_opts(opts),
         )
 
 
@@ -337,9 +376,9 @@ class GrantFinalizer(Resource, module="lightsail-ecr", name="GrantFinalizer"):
                 "region": region,
                 "repository": repository,
                 "sid": sid,
-                "identity": (identity or AwsIdentity()).to_state(),
+                "identity": identity_input(identity),
             },
-            opts,
+            secret_identity_opts(opts),
         )
 
 
@@ -408,9 +447,9 @@ class AdoptionCheck(Resource, module="lightsail-ecr", name="AdoptionCheck"):
                 "power": power,
                 "scale": scale,
                 "tags": tags,
-                "identity": (identity or AwsIdentity()).to_state(),
+                "identity": identity_input(identity),
             },
-            opts,
+            secret_identity_opts(opts),
         )
 
 
@@ -439,13 +478,13 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
                 "region": region,
                 "repository": repository,
                 "grants": grants,
-                "identity": (identity or AwsIdentity()).to_state(),
+                "identity": identity_input(identity),
                 # What preview shows; replaced by the fresh merge on create and update.
                 "policy": planned,
                 "missing": missing,
                 "revision": None,
             },
-            opts,
+            secret_identity_opts(opts),
         )
 
 
@@ -470,13 +509,13 @@ class GrantVerification(Resource, module="lightsail-ecr", name="GrantVerificatio
                 "region": region,
                 "repository": repository,
                 "grants": grants,
-                "identity": (identity or AwsIdentity()).to_state(),
+                "identity": identity_input(identity),
                 # A new revision for every fresh merge: each write is verified. (Not the
                 # policy resource's output, which a refresh changes with others' edits.)
                 "revision": revision,
                 "repairs": None,
             },
-            opts,
+            secret_identity_opts(opts),
         )
 
 

@@ -42,6 +42,7 @@ from typing import Any
 import dill
 import pulumi
 import yaml
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import resource_pb2
@@ -117,6 +118,15 @@ class RunReport:
         return ", ".join(parts) or "nothing"
 
 
+@dataclass
+class Registered:
+    """A registration as it reached the engine: inputs still serialised (a secret is a
+    wrapped value there), and the outputs the program asked to keep secret."""
+
+    inputs: dict[str, Any]
+    additional_secret_outputs: list[str]
+
+
 class DeploymentFailed(RuntimeError):
     """The program or a provider failed; the state keeps what was done before."""
 
@@ -180,6 +190,10 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
         pulumi_mocks._ensure_event_loop()
+        self.engine.registrations[request.name] = Registered(
+            json_format.MessageToDict(request.object),
+            list(request.additionalSecretOutputs),
+        )
         inputs = rpc.deserialize_properties(request.object)
         resource_id, outputs = self.engine.step(urn, request, inputs)
         outputs_proto = _sync_await(rpc.serialize_properties(outputs, {}))
@@ -213,6 +227,10 @@ class Engine:
         self._actions = 0
         self._dead = False
         self._sessions: dict[tuple[str, str], Any] = {}
+        self.secret_keys: set[str] = set()
+        """Config keys the stack holds as secrets (`pulumi config set --secret`)."""
+        self.registrations: dict[str, Registered] = {}
+        """The last run's registrations by name, as the engine received them."""
         self.timeline: list[tuple[str, float, float]] = []
         """Every provider action of the last run: (resource name, start, end), monotonic."""
 
@@ -343,7 +361,7 @@ class Engine:
             preview=preview,
             monitor=monitor,
         )
-        pulumi.runtime.set_all_config(self._config_strings())
+        pulumi.runtime.set_all_config(self._config_strings(), sorted(self.secret_keys))
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
         # set_mocks leaves a finished root stack behind; the language host starts the

@@ -358,3 +358,56 @@ def test_endpoints_of_the_provider_are_where_the_clients_go() -> None:
 
     assert identity.client("ecr", REGION).meta.endpoint_url == "http://localhost:4566"
     assert "localhost" not in identity.client("sts", REGION).meta.endpoint_url
+
+
+# --- secrets in the identity's settings ------------------------------------------------
+
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def _plain_occurrences(value: Any, secret: str, inside: bool = False) -> int:
+    """How often ``secret`` appears in a serialised value outside a secret wrapper."""
+    if isinstance(value, dict):
+        wrapped = inside or _SECRET_SIG in value
+        return sum(_plain_occurrences(v, secret, wrapped) for v in value.values())
+    if isinstance(value, list):
+        return sum(_plain_occurrences(v, secret, inside) for v in value)
+    return int(isinstance(value, str) and secret in value and not inside)
+
+
+def test_a_secret_identity_setting_never_reaches_the_state_in_plain_text(
+    cloud: EmulatedAws,
+) -> None:
+    external_id = "ext-id-k33p-s3cr3t"
+    role = f"arn:aws:iam::{PROD_ACCOUNT}:role/deployer"
+    engine = stack(assumeRoles=[{"roleArn": role, "externalId": external_id}])
+    # `pulumi config set --secret --path 'aws:assumeRoles[0].externalId' ...` makes the
+    # whole top-level key secret.
+    engine.secret_keys = {"aws:assumeRoles"}
+
+    engine.up()
+
+    holding = []
+    for name, registered in engine.registrations.items():
+        # Every registered input: the value only ever inside a secret.
+        assert _plain_occurrences(registered.inputs, external_id) == 0, name
+        state = next(s for s in engine.state.values() if s.name == name)
+        for key, value in state.outputs.items():
+            if external_id in json.dumps(value, default=str):
+                # Every provider output holding it is one the engine keeps secret.
+                assert key in registered.additional_secret_outputs, (name, key)
+                holding.append(name)
+    # The dynamic resources do hold the identity (so the check above saw something).
+    assert {"web-puller-role", "web-grant-team/app", "web-verify-team/app"} <= set(holding)
+    assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush", "AllowLightsailPull-web"]
+
+
+def test_an_identity_without_secrets_stays_readable(cloud: EmulatedAws) -> None:
+    role = f"arn:aws:iam::{PROD_ACCOUNT}:role/deployer"
+    engine = stack(assumeRoles=[{"roleArn": role, "externalId": "not-secret"}])
+
+    engine.up()
+
+    role_registration = engine.registrations["web-puller-role"]
+    assert _plain_occurrences(role_registration.inputs, "not-secret") == 1
+    assert role_registration.additional_secret_outputs == []
