@@ -44,7 +44,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.runtime.rpc import unwrap_rpc_secret
+from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 from .aws import lightsail_api, policy_writes, puller_role, sdk
 from .aws.identity import AwsIdentity
@@ -110,7 +110,11 @@ def _client(service: str, props: dict[str, Any]) -> Any:
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     def value(props: dict[str, Any], key: str) -> Any:
         # State written before identities existed holds none: that is the ambient one.
-        return _identity_of(props) if key == "identity" else props.get(key)
+        # An identity that became secret is a change too, so that the state stores the
+        # secret form instead of keeping the plain one it holds.
+        if key == "identity":
+            return _identity_of(props), is_rpc_secret(props.get(key))
+        return props.get(key)
 
     return [k for k in keys if value(olds, k) != value(news, k)]
 

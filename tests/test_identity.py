@@ -411,3 +411,23 @@ def test_an_identity_without_secrets_stays_readable(cloud: EmulatedAws) -> None:
     role_registration = engine.registrations["web-puller-role"]
     assert _plain_occurrences(role_registration.inputs, "not-secret") == 1
     assert role_registration.additional_secret_outputs == []
+
+
+def test_an_identity_made_secret_later_is_stored_again_as_a_secret(cloud: EmulatedAws) -> None:
+    role = f"arn:aws:iam::{PROD_ACCOUNT}:role/deployer"
+    engine = stack(assumeRoles=[{"roleArn": role, "externalId": "ext-later-s3cr3t"}])
+    engine.up()
+    assert "ext-later-s3cr3t" in json.dumps(
+        next(s for s in engine.state.values() if s.name == "web-grant-team/app").outputs
+    )
+
+    engine.secret_keys = {"aws:assumeRoles"}  # the team now keeps it secret
+    report = engine.up()
+
+    # Each dynamic resource that holds the identity is updated once, to its secret form.
+    assert {"web-puller-role", "web-grant-team/app"} <= set(report.updated)
+    for name, registered in engine.registrations.items():
+        state = next(s for s in engine.state.values() if s.name == name)
+        if "ext-later-s3cr3t" in json.dumps(state.outputs, default=str):
+            assert "identity" in registered.additional_secret_outputs, name
+    assert not engine.up().changed
