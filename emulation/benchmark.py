@@ -74,6 +74,8 @@ class Measurement:
     program_with_latency: float
     yardstick_with_latency: float
     latency: float
+    spread: tuple[float, float] = (0.0, 0.0)
+    """(program, yardstick): (slowest - fastest) / median of the repeats without latency."""
     calls: dict[str, int] = field(default_factory=dict)
     yardstick_calls: dict[str, int] = field(default_factory=dict)
 
@@ -115,8 +117,14 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def interleaved(program: Engine, yardstick: Engine, operation: str, repeat: int) -> list[float]:
-    """Median seconds of (program, yardstick), alternating which goes first."""
+def spread(times: list[float]) -> float:
+    return (max(times) - min(times)) / statistics.median(times)
+
+
+def interleaved_runs(
+    program: Engine, yardstick: Engine, operation: str, repeat: int
+) -> list[list[float]]:
+    """Seconds of every repeat, (program, yardstick), alternating which goes first."""
     times: list[list[float]] = [[], []]
     for turn in range(repeat):
         order = [(0, program), (1, yardstick)]
@@ -124,7 +132,12 @@ def interleaved(program: Engine, yardstick: Engine, operation: str, repeat: int)
             order.reverse()
         for slot, engine in order:
             times[slot].append(timed(partial(run, engine, operation)))
-    return [statistics.median(t) for t in times]
+    return times
+
+
+def interleaved(program: Engine, yardstick: Engine, operation: str, repeat: int) -> list[float]:
+    """Median seconds of (program, yardstick), alternating which goes first."""
+    return [statistics.median(t) for t in interleaved_runs(program, yardstick, operation, repeat)]
 
 
 def repositories(aws: EmulatedAws, size: int) -> tuple[list[str], list[str]]:
@@ -152,7 +165,8 @@ def measure(size: int, repeat: int, latency: float) -> dict[str, Measurement]:
         results: dict[str, Measurement] = {}
         for operation in OPERATIONS:
             print(f"  {size} repositories: {operation}", file=sys.stderr, flush=True)
-            plain = interleaved(program, yardstick, operation, repeat)
+            runs = interleaved_runs(program, yardstick, operation, repeat)
+            plain = [statistics.median(t) for t in runs]
             aws.add_latency("ecr", latency)
             slow = interleaved(program, yardstick, operation, repeat)
             aws.clear_latency()
@@ -167,6 +181,7 @@ def measure(size: int, repeat: int, latency: float) -> dict[str, Measurement]:
                 program_with_latency=slow[0],
                 yardstick_with_latency=slow[1],
                 latency=latency,
+                spread=(spread(runs[0]), spread(runs[1])),
                 calls=counted[0],
                 yardstick_calls=counted[1],
             )
@@ -187,12 +202,13 @@ def report(sizes: list[int], results: dict[int, dict[str, Measurement]], args: A
         print(f"\n{size} repositories, 1 service")
         print(
             f"  {'operation':<10} {'program':>9} {'yardstick':>10} {'ratio':>6} "
-            f"{'ECR round trips waited':>23}"
+            f"{'ECR round trips waited':>23}  spread of repeats"
         )
         for operation, m in results[size].items():
             print(
                 f"  {operation:<10} {m.program:>8.3f}s {m.yardstick:>9.3f}s "
                 f"{m.ratio:>5.2f}x {m.round_trips:>10.1f} (yardstick {m.yardstick_round_trips:.1f})"
+                f"  {m.spread[0]:.0%} / {m.spread[1]:.0%}"
             )
         for operation, m in results[size].items():
             print(f"  AWS calls of the program, {operation}: {calls_text(m.calls)}")
