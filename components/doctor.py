@@ -7,26 +7,35 @@ the latest deployment with its log. Each finding is a check, ``ok``, ``problem``
 CLI command.
 
 Exit status: 0 nothing is a problem, 1 something is, 2 the doctor could not look (bad
-input, no credentials, access denied: the message names the action).
+input, a mistyped Region, no credentials, access denied: the message names the action).
+With ``--json`` every outcome, failures included, is one JSON object on stdout.
+
+Installed as a package, the command is also ``lightsail-ecr-doctor``.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import functools
 import json
+import re
 import shlex
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import boto3
+import botocore.session
 from botocore.exceptions import ProfileNotFound
 
 from .aws import ecr_api, lightsail_api, sdk
 from .aws.identity import AssumedRole, AwsIdentity
 from .aws.puller_role import RoleState, role_state
-from .aws.sdk import AwsCallError
+from .aws.sdk import ACCESS_DENIED, AwsCallError, NoCredentialsFound
 from .rules.errors import ConfigurationError
 from .rules.policy import (
     PULL_ACTIONS,
@@ -47,10 +56,26 @@ from .rules.repository import (
     parse_repository,
     repository_arn,
 )
-from .rules.validation import check_region, check_service_name
+from .rules.validation import check_service_name
 
 OK, PROBLEM, WARNING = "ok", "problem", "warning"
 EXIT_OK, EXIT_PROBLEM, EXIT_COULD_NOT_LOOK = 0, 1, 2
+SCRIPT = "lightsail-ecr-doctor"  # the console script of the installed package
+# Why the doctor could not look: a DiagnosisError's ``kind``, ``error.kind`` in the JSON.
+BAD_INPUT = "input"  # a malformed service name, repository or image URI
+BAD_REGION = "region"  # --region is not a Region code, or not a Region botocore knows
+UNKNOWN_PROFILE = "profile"  # --profile is in neither the config nor the credentials file
+UNKNOWN_SERVICE = "service"  # no such container service in that Region
+NO_CREDENTIALS = "credentials"  # no AWS credentials were found
+DENIED = "access-denied"  # AWS denied a read; the message names the IAM action
+AWS_FAILED = "aws"  # any other failed AWS call
+USAGE = "usage"  # the command line itself (a missing argument, an unknown option)
+INTERNAL = "internal"  # a fault of the doctor's own; the traceback is on stderr
+ERROR_KINDS = (
+    BAD_INPUT, BAD_REGION, UNKNOWN_PROFILE, UNKNOWN_SERVICE, NO_CREDENTIALS, DENIED,
+    AWS_FAILED, USAGE, INTERNAL,
+)  # fmt: skip
+_REGION_CODE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 # Lightsail runs containers on linux/amd64 only.
 LIGHTSAIL_PLATFORM = "linux/amd64"
 LOG_LINES = 10
@@ -62,7 +87,21 @@ Clients = Callable[[str, str], Any]
 
 
 class DiagnosisError(RuntimeError):
-    """The doctor could not look: bad input, no credentials, or a read was denied."""
+    """The doctor could not look: bad input, no credentials, or a read was denied;
+    ``kind`` says which (one of ERROR_KINDS)."""
+
+    def __init__(self, message: str, kind: str = BAD_INPUT) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def as_json(self, service: str | None, region: str | None) -> dict[str, Any]:
+        """What ``--json`` prints when the doctor could not look."""
+        return {
+            "service": service,
+            "region": region,
+            "error": {"kind": self.kind, "message": str(self)},
+            "exit": EXIT_COULD_NOT_LOOK,
+        }
 
 
 @dataclass(frozen=True)
@@ -110,6 +149,7 @@ class Diagnosis:
             "service": self.service,
             "region": self.region,
             "checks": [c.as_json() for c in self.checks],
+            "exit": self.exit_code,
         }
 
     def render(self) -> str:
@@ -146,15 +186,67 @@ def diagnose(
     """
     try:
         check_service_name(service)
-        check_region(region)
+    except ConfigurationError as exc:
+        raise DiagnosisError(str(exc), BAD_INPUT) from None
+    check_region_flag(region)
+    try:
         repository_refs = [parse_repository(r) for r in repositories]
         image_refs = [parse_image(i) for i in images]
     except ConfigurationError as exc:
-        raise DiagnosisError(str(exc)) from None
+        raise DiagnosisError(str(exc), BAD_INPUT) from None
     try:
         return _Examination(service, region, clients).run(repository_refs, image_refs)
     except AwsCallError as exc:
-        raise DiagnosisError(f"could not look: {exc}") from None
+        raise DiagnosisError(f"could not look: {exc}", _kind_of(exc)) from None
+
+
+def _kind_of(exc: AwsCallError) -> str:
+    if isinstance(exc, NoCredentialsFound):
+        return NO_CREDENTIALS
+    return DENIED if exc.code in ACCESS_DENIED else AWS_FAILED
+
+
+def check_region_flag(region: str) -> str:
+    """``--region`` as the doctor reads it: a Region code (``us-east-1``) that botocore
+    knows, or a DiagnosisError naming the closest Region that it does know.
+
+    (The component's own check says ``pulumi config set aws:region``; here the fix is
+    the flag.) A Region newer than the installed botocore is unknown to it: the message
+    says to upgrade boto3 then."""
+    known = known_regions()
+    well_formed = _REGION_CODE.fullmatch(region) is not None
+    if well_formed and (not known or region in known):
+        return region
+    closest = difflib.get_close_matches(region, sorted(known), n=1)
+    if well_formed:
+        what = (
+            "is not an AWS Region: botocore knows none of that name (if it is a Region "
+            "newer than your boto3, upgrade boto3)"
+        )
+    else:
+        what = "is not an AWS Region code (a Region code is like us-east-1)"
+    fix = (
+        f"did you mean {closest[0]}? Run the doctor again with --region {closest[0]}"
+        if closest
+        else "run the doctor again with --region set to the service's Region (`aws "
+        "lightsail get-regions` lists them)"
+    )
+    raise DiagnosisError(f"--region {region!r} {what}; {fix}", BAD_REGION)
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every Region of every partition in botocore's endpoint data (read offline); empty
+    when that cannot be read, and then any well-formed Region code is taken."""
+    try:
+        session = botocore.session.Session()
+        return frozenset(
+            region
+            for partition in session.get_available_partitions()
+            for region in session.get_available_regions("ec2", partition_name=partition)
+        )
+    except Exception:
+        return frozenset()
 
 
 def build_clients(profile: str | None = None, assume_roles: Sequence[str] = ()) -> Clients:
@@ -167,7 +259,8 @@ def build_clients(profile: str | None = None, assume_roles: Sequence[str] = ()) 
         except ProfileNotFound:
             raise DiagnosisError(
                 f"AWS profile {profile!r} is not in the shared config or credentials files; "
-                "name a profile that `aws configure list-profiles` shows"
+                "name a profile that `aws configure list-profiles` shows",
+                UNKNOWN_PROFILE,
             ) from None
     identity = AwsIdentity(
         profile=profile, assume_roles=tuple(AssumedRole(arn) for arn in assume_roles)
@@ -204,7 +297,8 @@ class _Examination:
             raise DiagnosisError(
                 f"Lightsail container service {self.service!r} does not exist in Region "
                 f"{self.region}: check the name and --region (`aws lightsail "
-                f"get-container-services --region {self.region}` lists the services there)"
+                f"get-container-services --region {self.region}` lists the services there)",
+                UNKNOWN_SERVICE,
             )
         self.check_service(described)
         role = role_state(described)
@@ -650,11 +744,27 @@ def _short(image: str | None) -> str | None:
 # --- the command ----------------------------------------------------------------------------
 
 
+class _Command(argparse.ArgumentParser):
+    """argparse's parser, except that with ``json_errors`` a usage error raises a
+    DiagnosisError (printed as JSON) instead of printing text and exiting."""
+
+    json_errors = False
+
+    def error(self, message: str) -> NoReturn:
+        if self.json_errors:
+            raise DiagnosisError(f"{message} (see {self.prog} --help)", USAGE)
+        super().error(message)
+
+
 def parser() -> argparse.ArgumentParser:
-    command = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.doctor",  # components, or lightsail_ecr_access
+    # The console script by its name; otherwise `python -m components.doctor` (or
+    # lightsail_ecr_access.doctor, installed).
+    script = Path(sys.argv[0]).name == SCRIPT
+    command = _Command(
+        prog=SCRIPT if script else f"python -m {__package__}.doctor",
         description="Say why a Lightsail container service cannot pull its private ECR "
-        "images. Reads only. Exit status: 0 no problem, 1 a problem, 2 could not look.",
+        "images. Reads only. Exit status: 0 no problem, 1 a problem, 2 could not look. "
+        "With --json every outcome, failures included, is one JSON object on stdout.",
     )
     command.add_argument("service", help="the container service's name")
     command.add_argument("--region", required=True, help="the service's AWS Region")
@@ -672,7 +782,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="IMAGE_URI",
         help="an ECR image URI to check on top of those the deployments use (repeatable)",
     )
-    command.add_argument("--json", action="store_true", help="print the checks as JSON")
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help="print the checks, or why the doctor could not look, as one JSON object",
+    )
     command.add_argument("--profile", help="the AWS profile to read with (as `aws:profile`)")
     command.add_argument(
         "--assume-role",
@@ -685,8 +799,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """The command; returns its exit status (the console script exits with it)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in arguments
+    command = parser()
+    if isinstance(command, _Command):
+        command.json_errors = as_json
+    service: str | None = None
+    region: str | None = None
     try:
+        args = command.parse_args(arguments)
+        service, region = args.service, args.region
         diagnosis = diagnose(
             args.service,
             args.region,
@@ -695,10 +818,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_clients(args.profile, args.assume_role),
         )
     except DiagnosisError as exc:
-        print(f"doctor: {exc}", file=sys.stderr)
-        return EXIT_COULD_NOT_LOOK
-    print(json.dumps(diagnosis.as_json(), indent=2) if args.json else diagnosis.render())
-    return diagnosis.exit_code
+        failure = exc
+    except Exception as exc:
+        # Not even a fault of the doctor's may exit 1 (which means "a problem was found").
+        traceback.print_exc(file=sys.stderr)
+        failure = DiagnosisError(f"the doctor failed: {type(exc).__name__}: {exc}", INTERNAL)
+    else:
+        print(json.dumps(diagnosis.as_json(), indent=2) if as_json else diagnosis.render())
+        return diagnosis.exit_code
+    if as_json:
+        print(json.dumps(failure.as_json(service, region), indent=2))
+    else:
+        print(f"doctor: {failure}", file=sys.stderr)
+    return EXIT_COULD_NOT_LOOK
 
 
 if __name__ == "__main__":

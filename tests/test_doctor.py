@@ -670,8 +670,8 @@ def test_command_json_has_the_documented_shape(
 
     assert code == 1
     document = json.loads(out)
-    assert set(document) == {"service", "region", "checks"}
-    assert (document["service"], document["region"]) == (SERVICE, REGION)
+    assert set(document) == {"service", "region", "checks", "exit"}
+    assert (document["service"], document["region"], document["exit"]) == (SERVICE, REGION, 1)
     for check in document["checks"]:
         assert set(check) == {"check", "status", "repository", "image", "detail", "fix"}
         assert check["status"] in ("ok", "problem", "warning")
@@ -765,3 +765,197 @@ def test_profile_is_passed_to_the_session(
     assert lightsail._request_signer._credentials.access_key == "ops"
     code, _, _ = run(capsys, "--profile", "ops")
     assert code == 0
+
+
+# --- with --json, every outcome is one JSON object on stdout ------------------------------
+
+
+def failure(out: str, err: str, kind: str) -> str:
+    """The one JSON object a failure prints: its shape checked, its message returned."""
+    document = json.loads(out)  # one object, and nothing else on stdout
+    assert set(document) == {"service", "region", "error", "exit"}
+    assert set(document["error"]) == {"kind", "message"}
+    assert document["error"]["kind"] == kind and kind in doctor.ERROR_KINDS
+    assert document["exit"] == 2
+    assert err == ""
+    return str(document["error"]["message"])
+
+
+def test_json_healthy_exits_0_with_exit_in_the_object(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud.healthy()
+    code, out, err = run(capsys, "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["exit"] == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["--image", "nginx:latest"], "is not an ECR image URI", id="image"),
+        pytest.param(["--repository", "Team App"], "is neither an ECR repository name", id="repo"),
+    ],
+)
+def test_json_bad_input(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    cloud.healthy()
+    code, out, err = run(capsys, "--json", *argv)
+    assert code == 2
+    assert expected in failure(out, err, "input")
+    assert json.loads(out)["service"] == SERVICE and json.loads(out)["region"] == REGION
+
+
+def test_json_bad_service_name(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+    code = doctor.main(["Web_1", "--region", REGION, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "not a valid Lightsail container service name" in failure(out, err, "input")
+    assert json.loads(out)["service"] == "Web_1"
+
+
+def test_json_unknown_service(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--json")
+    assert code == 2
+    assert "container service 'web' does not exist" in failure(out, err, "service")
+
+
+def test_json_access_denied_names_the_action(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud.healthy()
+    cloud.aws.fail("ecr", "GetRepositoryPolicy", "AccessDeniedException")
+    code, out, err = run(capsys, "--json")
+    assert code == 2
+    assert "AWS denied ecr:GetRepositoryPolicy on " in failure(out, err, "access-denied")
+
+
+def test_json_other_aws_failure(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+    cloud.healthy()
+    cloud.aws.fail("lightsail", "GetContainerServices", "ServiceException")
+    code, out, err = run(capsys, "--json")
+    assert code == 2
+    assert "ServiceException" in failure(out, err, "aws")
+
+
+def test_json_no_credentials(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.healthy()
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    code, out, err = run(capsys, "--json")
+    assert code == 2
+    assert "needs AWS credentials" in failure(out, err, "credentials")
+
+
+def test_json_unknown_profile(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    code, out, err = run(capsys, "--json", "--profile", "nobody")
+    assert code == 2
+    assert "AWS profile 'nobody'" in failure(out, err, "profile")
+
+
+def test_json_usage_error_is_json_too(capsys: pytest.CaptureFixture[str]) -> None:
+    code = doctor.main([SERVICE, "--json"])  # no --region
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "--region" in failure(out, err, "usage")
+    assert json.loads(out)["service"] is None
+
+
+def test_usage_error_without_json_is_argparses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        doctor.main([SERVICE])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "the following arguments are required: --region" in err
+
+
+def test_a_fault_of_the_doctor_exits_2_not_1(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1 means "a problem was found": an uncaught exception would exit 1."""
+    cloud.healthy()
+
+    def broken(*_: Any) -> None:
+        raise KeyError("containers")
+
+    monkeypatch.setattr(doctor._Examination, "run", broken)
+    code, out, err = run(capsys, "--json")
+    assert code == 2
+    document = json.loads(out)
+    assert document["error"] == {
+        "kind": "internal",
+        "message": "the doctor failed: KeyError: 'containers'",
+    }
+    assert "Traceback" in err
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "")
+    assert "doctor: the doctor failed: KeyError" in err
+
+
+# --- a mistyped Region -----------------------------------------------------------------------
+
+
+NOT_A_CODE = "is not an AWS Region code (a Region code is like us-east-1)"
+UNKNOWN = (
+    "is not an AWS Region: botocore knows none of that name (if it is a Region newer than "
+    "your boto3, upgrade boto3)"
+)
+
+
+@pytest.mark.parametrize(
+    ("region", "what"),
+    [("us-east1", NOT_A_CODE), ("useast1", NOT_A_CODE), ("us-easty-1", UNKNOWN)],
+)
+def test_a_mistyped_region_is_named_with_the_flag_as_the_fix(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str], region: str, what: str
+) -> None:
+    cloud.healthy()
+    code = doctor.main([SERVICE, "--region", region])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        f"doctor: --region {region!r} {what}; did you mean us-east-1? Run the doctor again "
+        "with --region us-east-1\n"
+    )
+    assert "pulumi config" not in err
+    assert cloud.recorder.operations == []
+
+    code = doctor.main([SERVICE, "--region", region, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "--region us-east-1" in failure(out, err, "region")
+    assert json.loads(out)["region"] == region
+
+
+def test_known_regions_pass_and_a_far_off_name_gets_no_guess() -> None:
+    for region in ("us-east-1", "eu-west-1", "ap-southeast-5", "us-gov-west-1", "cn-north-1"):
+        assert doctor.check_region_flag(region) == region
+    with pytest.raises(DiagnosisError) as info:
+        doctor.check_region_flag("Q")
+    assert info.value.kind == "region"
+    assert "did you mean" not in str(info.value)
+    assert "with --region set to the service's Region" in str(info.value)
+
+
+def test_without_botocores_region_list_any_region_code_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(doctor, "known_regions", frozenset)
+    assert doctor.check_region_flag("xx-newplace-1") == "xx-newplace-1"
+    with pytest.raises(DiagnosisError, match="is not an AWS Region code"):
+        doctor.check_region_flag("us-east1")
+
+
+def test_the_console_script_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.argv", ["/venv/bin/lightsail-ecr-doctor"])
+    assert doctor.parser().prog == "lightsail-ecr-doctor"
+    monkeypatch.setattr("sys.argv", ["/x/components/doctor.py"])
+    assert doctor.parser().prog == "python -m components.doctor"

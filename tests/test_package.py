@@ -195,3 +195,20 @@ def test_state_names_the_stable_module_and_a_new_process_anywhere_restores_it(
         assert restored["implementation_file"].startswith(installed_run["venv"])
     grant = next(r for r in restore["restored"] if r["class"] == "GrantFinalizerProvider")
     assert grant["grant_diff_without_change"] is False
+
+
+def test_the_doctor_is_installed_as_a_console_script(installed_run: dict[str, Any]) -> None:
+    script = Path(installed_run["venv"]) / "bin" / "lightsail-ecr-doctor"
+    assert script.is_file()
+    done = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, check=False, cwd=script.parent
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: lightsail-ecr-doctor [-h] --region REGION")
+    # And under automation: a failure is one JSON object on stdout, exit 2, before any call.
+    done = subprocess.run(
+        [str(script), "web", "--region", "us-east1", "--json"],
+        capture_output=True, text=True, check=False, cwd=script.parent,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert json.loads(done.stdout)["error"]["kind"] == "region"

@@ -71,3 +71,20 @@ def test_the_wheel_lists_every_folder_of_the_package() -> None:
     assert sorted(setuptools["packages"]) == sorted(
         ".".join(("lightsail_ecr_access", *folder.parts)) for folder in folders
     )
+
+
+def test_the_doctor_is_a_console_script_of_the_package() -> None:
+    """`lightsail-ecr-doctor` runs `lightsail_ecr_access.doctor:main`: the package's
+    folder is `components`, and the entry point's wrapper calls `sys.exit(main())`, so
+    main takes no argument it must be given and returns the exit status."""
+    import inspect
+
+    from components import doctor
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {doctor.SCRIPT: "lightsail_ecr_access.doctor:main"}
+    module, function = project["scripts"][doctor.SCRIPT].split(":")
+    assert module.replace("lightsail_ecr_access", "components", 1) == doctor.__name__
+    signature = inspect.signature(getattr(doctor, function))
+    assert all(p.default is not p.empty for p in signature.parameters.values())
+    assert signature.return_annotation in (int, "int")

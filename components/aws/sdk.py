@@ -43,6 +43,10 @@ class AwsCallError(RuntimeError):
         self.code = code
 
 
+class NoCredentialsFound(AwsCallError):
+    """No AWS credentials were found for a call: none configured, or a profile without any."""
+
+
 def client(
     service: str,
     region: str,
@@ -79,7 +83,7 @@ def aws_call(action: str, resource: str) -> Iterator[None]:
             ) from None
         raise AwsCallError(f"{action} on {resource} failed: {code}: {detail}", code) from None
     except NoCredentialsError:
-        raise AwsCallError(
+        raise NoCredentialsFound(
             f"{action} on {resource} needs AWS credentials and none were found: configure "
             "them as for the AWS CLI (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
             "or an instance or CI role)"
