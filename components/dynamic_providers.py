@@ -19,7 +19,7 @@ the project root (or the `main:` folder of Pulumi.yaml) with that folder first o
 - check the account: `destroy` and `refresh` run no program (so no account guard), only
   these methods, with whatever credentials are around. Each resource records the
   account it acted in (``account``) and refuses to act, or to report a repository gone,
-  from another one (``_check_account``); state without ``account`` (before 0.3.0) is
+  from another one (``_check_account``); state without ``account`` (0.2.0 and earlier) is
   checked from its next update on.
 
 The classes name `PICKLE_MODULE` as their module, not this module's own name: this
@@ -110,14 +110,14 @@ def _wrong_account_message(props: dict[str, Any], what: str, recorded: str, now:
         )
     else:
         how = (
-            f"give the credentials of account {recorded}: AWS_PROFILE set to a profile of "
-            "that account, or its keys in the environment"
+            f"give the credentials of account {recorded} (AWS_PROFILE set to a profile of "
+            "that account, or its keys in the environment)"
         )
     return (
         f"{what} was deployed in AWS account {recorded}, but the credentials running now act "
         f"in account {now} ({identity.describe()}, Region {props['region']}). Nothing was "
         f"changed, and the resource stays in the stack's state. Run again as account "
-        f"{recorded}: {how}; for `pulumi up`, the stack's aws:profile or aws:assumeRoles "
+        f"{recorded}; {how}; for `pulumi up`, the stack's aws:profile or aws:assumeRoles "
         f"must reach account {recorded} too. (To move the stack to account {now}, destroy "
         f"it as account {recorded} first, then deploy it anew.)"
     )
