@@ -15,7 +15,12 @@ the project root (or the `main:` folder of Pulumi.yaml) with that folder first o
 - build boto3 clients inside the provider process, from the Region and the identity
   settings (a profile name, role ARNs, never keys) stored as inputs, once per process
   (``sdk.cached_client``);
-- implement `diff`, so that a changed input is seen.
+- implement `diff`, so that a changed input is seen;
+- check the account: `destroy` and `refresh` run no program (so no account guard), only
+  these methods, with whatever credentials are around. Each resource records the
+  account it acted in (``account``) and refuses to act, or to report a repository gone,
+  from another one (``_check_account``); state without ``account`` (0.2.0 and earlier) is
+  checked from its next update on.
 
 The classes name `PICKLE_MODULE` as their module, not this module's own name: this
 folder is imported as `components` from the project's checkout and as
@@ -46,8 +51,9 @@ from pulumi.dynamic import (
 )
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from .aws import lightsail_api, policy_writes, puller_role, sdk
+from .aws import lightsail_api, policy_writes, puller_role, sdk, sts_api
 from .aws.identity import AwsIdentity
+from .aws.revocation import Revocation
 from .rules import adoption, policy
 from .rules.errors import ConfigurationError
 
@@ -107,6 +113,77 @@ def _client(service: str, props: dict[str, Any]) -> Any:
     return sdk.cached_client(service, props["region"], _identity_of(props))
 
 
+class WrongAccountError(RuntimeError):
+    """A resource finds itself run with another account's credentials than it acted in."""
+
+
+def _account_now(props: dict[str, Any]) -> str:
+    """The account the resource's identity acts in now (one STS call per process)."""
+    return sts_api.process_account(props["region"], _identity_of(props))
+
+
+def _check_account(props: dict[str, Any], what: str) -> str | None:
+    """Stop unless the credentials act in the account ``props`` recorded; return it.
+
+    ``props`` are the stored outputs (delete, read, diff) or the new inputs with the
+    old outputs' account (update). State written before accounts were recorded holds
+    none: there is nothing to compare, and None is returned without a call.
+    """
+    recorded = props.get("account")
+    if not recorded:
+        return None
+    now = _account_now(props)
+    if now != recorded:
+        raise WrongAccountError(_wrong_account_message(props, what, str(recorded), now))
+    return now
+
+
+def _wrong_account_message(props: dict[str, Any], what: str, recorded: str, now: str) -> str:
+    identity = _identity_of(props)
+    if identity.profile:
+        how = (
+            f"make the profile {identity.profile!r} of the shared config this run reads "
+            f"(AWS_CONFIG_FILE) act in account {recorded}"
+        )
+    elif identity.assume_roles:
+        how = (
+            f"give the credentials that may assume {', '.join(identity.assumed_role_arns())} "
+            f"into account {recorded}"
+        )
+    else:
+        how = (
+            f"give the credentials of account {recorded} (AWS_PROFILE set to a profile of "
+            "that account, or its keys in the environment)"
+        )
+    return (
+        f"{what} was deployed in AWS account {recorded}, but the credentials running now act "
+        f"in account {now} ({identity.describe()}, Region {props['region']}). Nothing was "
+        f"changed, and the resource stays in the stack's state. Run again as account "
+        f"{recorded}; {how}; for `pulumi up`, the stack's aws:profile or aws:assumeRoles "
+        f"must reach account {recorded} too. (To move the stack to account {now}, destroy "
+        f"it as account {recorded} first, then deploy it anew.)"
+    )
+
+
+def _account_for_update(olds: dict[str, Any], news: dict[str, Any], what: str) -> str:
+    """The account an update acts in: the one recorded, checked, or recorded now."""
+    return _check_account({**news, "account": olds.get("account")}, what) or _account_now(news)
+
+
+def _role_what(props: dict[str, Any]) -> str:
+    return f"the ECR image puller role of container service {props['service_name']}"
+
+
+def _grant_what(props: dict[str, Any]) -> str:
+    return (
+        f"the pull statement {props['sid']} on repository {props['repository']} ({props['region']})"
+    )
+
+
+def _document_what(props: dict[str, Any]) -> str:
+    return f"the policy write of repository {props['repository']} ({props['region']})"
+
+
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     def value(props: dict[str, Any], key: str) -> Any:
         # State written before identities existed holds none: that is the ambient one.
@@ -127,7 +204,7 @@ class PullerRoleProvider(ResourceProvider):
     # The provider holds no secrets; keep the state readable.
     serialize_as_secret_always = False
 
-    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _apply(self, props: dict[str, Any], account: str) -> dict[str, Any]:
         principal_arn = puller_role.ensure_puller_role(
             _client("lightsail", props),
             props["service_name"],
@@ -141,14 +218,18 @@ class PullerRoleProvider(ResourceProvider):
             "timeout_seconds": props.get("timeout_seconds"),
             "identity": props.get("identity"),
             "principal_arn": principal_arn,
+            "account": account,
         }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._apply(props)
+        outs = self._apply(props, _account_now(props))
         return CreateResult(f"{outs['region']}/{outs['service_name']}", outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = _changed(olds, news, _ROLE_KEYS)
+        if not changed:
+            # The drift look reads Lightsail: in another account it would find no service.
+            _check_account(olds, _role_what(olds))
         if not changed and self._drifted(olds):
             # Someone switched the role by hand (or it was re-created): put it right.
             changed = ["active"]
@@ -172,10 +253,12 @@ class PullerRoleProvider(ResourceProvider):
             return live.active
         return not live.active or live.principal_arn != olds.get("principal_arn")
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._apply(news))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._apply(news, _account_for_update(olds, news, _role_what(news))))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        # Another account has no such service: that must not read as "deleted".
+        _check_account(props, _role_what(props))
         service = lightsail_api.get_container_service(
             _client("lightsail", props), props["service_name"]
         )
@@ -202,12 +285,17 @@ class GrantFinalizerProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._outputs(props)
+        outs = self._outputs(props, _account_now(props))
         return CreateResult(f"{outs['region']}/{outs['repository']}/{outs['sid']}", outs)
 
     @staticmethod
-    def _outputs(props: dict[str, Any]) -> dict[str, Any]:
-        return {**{k: props[k] for k in _GRANT_KEYS}, "identity": props.get("identity")}
+    def _outputs(props: dict[str, Any], account: str) -> dict[str, Any]:
+        return {
+            **{k: props[k] for k in _GRANT_KEYS},
+            "identity": props.get("identity"),
+            # Where the statement is: the delete revokes there, or nowhere.
+            "account": account,
+        }
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # A different repository or Sid is a different grant: the old one must go. A
@@ -217,15 +305,27 @@ class GrantFinalizerProvider(ResourceProvider):
         changed = replaces + _changed(olds, news, _IDENTITY_KEYS)
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._outputs(news))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._outputs(news, _account_for_update(olds, news, _grant_what(news))))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # In another account the repository is not found, which would read as "gone" and
+        # forget the grant while its statement stays: stop first, keep it in the state.
+        checked = _check_account(props, _grant_what(props))
         # Revoked, then checked after the settle delay: a run that read the policy just
         # before the revoke may write the statement back, and is then undone again.
         outcome = policy_writes.revoke_verified(
             _client("ecr", props), props["repository"], props["region"], props["sid"]
         )
+        if outcome is Revocation.REPOSITORY_GONE and checked is None:
+            # State from before accounts were recorded: gone here may be elsewhere.
+            now = _account_now(props)
+            pulumi.log.warn(
+                f"repository {props['repository']} was not found in account {now} "
+                f"({props['region']}), so statement {props['sid']} is taken as gone with it; "
+                f"if the stack was deployed in another account, the statement is still "
+                f"there: remove it with that account's credentials"
+            )
         pulumi.log.info(f"{props['repository']}: {outcome.value}")
 
 
@@ -248,7 +348,7 @@ class FreshPolicyDocumentProvider(ResourceProvider):
 
     serialize_as_secret_always = False
 
-    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _apply(self, props: dict[str, Any], account: str) -> dict[str, Any]:
         ensured = policy_writes.ensure_grants(
             _client("ecr", props), props["repository"], props["region"], _statements(props)
         )
@@ -258,10 +358,11 @@ class FreshPolicyDocumentProvider(ResourceProvider):
             "missing": [],
             # Every fresh merge is a new revision: the verification runs after each.
             "revision": uuid.uuid4().hex,
+            "account": account,
         }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._apply(props)
+        outs = self._apply(props, _account_now(props))
         return CreateResult(f"{outs['region']}/{outs['repository']}", outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -274,10 +375,14 @@ class FreshPolicyDocumentProvider(ResourceProvider):
             changed.append("missing")
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._apply(news))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(
+            self._apply(news, _account_for_update(olds, news, _document_what(news)))
+        )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        # Another account has no such repository: that must not read as "deleted".
+        _check_account(props, _document_what(props))
         # A refresh shows the live policy with the grants merged in: another team's new
         # statement is no change to make, a grant someone removed is.
         try:
@@ -302,7 +407,7 @@ class GrantVerificationProvider(ResourceProvider):
 
     serialize_as_secret_always = False
 
-    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _apply(self, props: dict[str, Any], account: str) -> dict[str, Any]:
         repairs = policy_writes.verify_grants(
             _client("ecr", props), props["repository"], props["region"], _statements(props)
         )
@@ -312,18 +417,23 @@ class GrantVerificationProvider(ResourceProvider):
                 f"pull statement(s) while it wrote them; repaired ({repairs} repair(s)) "
                 "and verified"
             )
-        return {**{k: props.get(k) for k in _VERIFICATION_KEYS}, "repairs": repairs}
+        return {
+            **{k: props.get(k) for k in _VERIFICATION_KEYS},
+            "repairs": repairs,
+            "account": account,
+        }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._apply(props)
+        outs = self._apply(props, _account_now(props))
         return CreateResult(f"{outs['region']}/{outs['repository']}", outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = _changed(olds, news, _VERIFICATION_KEYS)
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._apply(news))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        what = _document_what(news)
+        return UpdateResult(self._apply(news, _account_for_update(olds, news, what)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None

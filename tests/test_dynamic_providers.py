@@ -27,9 +27,14 @@ import pytest
 from botocore.stub import Stubber
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.aws import puller_role, sdk
+from components.aws import puller_role, sdk, sts_api
 from components.aws.identity import AssumedRole, AwsIdentity
-from components.dynamic_providers import PICKLE_MODULE, GrantFinalizerProvider, PullerRoleProvider
+from components.dynamic_providers import (
+    PICKLE_MODULE,
+    GrantFinalizerProvider,
+    PullerRoleProvider,
+    WrongAccountError,
+)
 from components.rules.policy import pull_statement, statement_sid
 from tests.conftest import ACCOUNT, REGION, ROLE_ARN, container_services, put_policy
 
@@ -169,22 +174,31 @@ PROD = AwsIdentity(
 ).to_state()
 
 
-def test_grant_create_outputs_what_names_the_grant_and_how_to_reach_it() -> None:
+@pytest.fixture
+def prod_account(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The account STS would name for any identity (PROD is no profile of this machine)."""
+    monkeypatch.setattr(sts_api, "process_account", lambda *_: "222222222222")
+    return "222222222222"
+
+
+def test_grant_create_outputs_what_names_the_grant_and_how_to_reach_it(prod_account: str) -> None:
     result = GrantFinalizerProvider().create({**GRANT, "identity": PROD, "unrelated": "ignored"})
 
     assert result.id == f"{REGION}/{REPOSITORY}/{SID}"
     assert result.id == "us-east-1/team/app/AllowLightsailPull-web"
-    assert result.outs == {**GRANT, "identity": PROD}
+    assert result.outs == {**GRANT, "identity": PROD, "account": prod_account}
 
 
-def test_grant_diff_changed_identity_is_an_update_and_destroy_uses_the_new_one() -> None:
+def test_grant_diff_changed_identity_is_an_update_and_destroy_uses_the_new_one(
+    prod_account: str,
+) -> None:
     provider = GrantFinalizerProvider()
 
     result = provider.diff("id", {**GRANT, "identity": None}, {**GRANT, "identity": PROD})
     updated = provider.update("id", {**GRANT, "identity": None}, {**GRANT, "identity": PROD})
 
     assert result.changes is True and result.replaces == []
-    assert updated.outs == {**GRANT, "identity": PROD}
+    assert updated.outs == {**GRANT, "identity": PROD, "account": prod_account}
 
 
 def test_state_without_identity_equals_the_ambient_identity() -> None:
@@ -292,6 +306,9 @@ def lightsail(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLightsail]:
         fake = FakeLightsail(client, stubber)
 
         def build(service: str, region: str, identity: AwsIdentity | None = None) -> Any:
+            if service == "sts":
+                # Which account the role acts in: asked, not counted as a Lightsail client.
+                return types.SimpleNamespace(get_caller_identity=lambda: {"Account": ACCOUNT})
             fake.requested.append((service, region))
             fake.identities.append(identity)
             if service != "lightsail":
@@ -335,7 +352,7 @@ def test_role_create_activates_and_outputs_arn(lightsail: FakeLightsail) -> None
 
     assert result.id == "us-east-1/web"
     assert result.outs["principal_arn"] == ROLE_ARN
-    assert result.outs == ROLE_OUTS
+    assert result.outs == {**ROLE_OUTS, "account": ACCOUNT}
     stubber.assert_no_pending_responses()
     assert lightsail.requested == [("lightsail", REGION)]
     assert len(lightsail.sleeps) == 2
@@ -535,7 +552,9 @@ def test_grant_provider_builds_one_client_per_region(
         stored.delete("id", {**GRANT, "repository": repository})
     GrantFinalizerProvider().delete("id", {**GRANT, "region": "eu-west-1"})
 
-    assert built == [("ecr", REGION), ("ecr", "eu-west-1")]
+    # (The repository is missing in eu-west-1: for state without an account, STS is
+    # asked which account it is missing from, to say so.)
+    assert built == [("ecr", REGION), ("ecr", "eu-west-1"), ("sts", "eu-west-1")]
 
 
 def test_cached_client_is_shared_per_service_and_region() -> None:
@@ -546,3 +565,77 @@ def test_cached_client_is_shared_per_service_and_region() -> None:
     assert sdk.cached_client("lightsail", REGION) is not first
     sdk.forget_cached_clients()
     assert sdk.cached_client("ecr", REGION) is not first
+
+
+# --- (e) the account each resource acted in -------------------------------------------
+
+ELSEWHERE = "999999999999"
+
+
+def test_grant_create_records_the_account_it_acts_in_asked_once_per_process(
+    ecr: Any, client_builds: list[tuple[str, str]]
+) -> None:
+    for repository in ("team/app", "team/worker"):
+        created = GrantFinalizerProvider().create({**GRANT, "repository": repository})
+        assert created.outs["account"] == ACCOUNT
+
+    assert client_builds == [("sts", REGION)]
+
+
+def test_grant_delete_in_another_account_stops_and_changes_nothing(ecr: Any) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [OTHER_TEAM, pull_statement(SERVICE, ROLE_ARN)],
+    }
+    put_policy(ecr, document)
+
+    with pytest.raises(WrongAccountError) as raised:
+        GrantFinalizerProvider().delete("id", {**GRANT, "account": ELSEWHERE})
+
+    message = str(raised.value)
+    assert f"deployed in AWS account {ELSEWHERE}" in message
+    assert f"act in account {ACCOUNT}" in message and "Nothing was changed" in message
+    assert json.loads(ecr.get_repository_policy(repositoryName=REPOSITORY)["policyText"]) == (
+        document
+    )
+
+
+def test_grant_delete_in_its_own_account_of_a_gone_repository_forgets_it(ecr: Any) -> None:
+    assert GrantFinalizerProvider().delete("id", {**GRANT, "account": ACCOUNT}) is None
+
+
+def test_grant_delete_of_state_without_account_warns_when_the_repository_is_missing(
+    ecr: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warnings.append(message))
+
+    GrantFinalizerProvider().delete("id", dict(GRANT))  # as older versions stored it
+
+    [warning] = warnings
+    assert f"not found in account {ACCOUNT}" in warning and "still there" in warning
+
+
+def test_grant_update_of_state_without_account_records_it(ecr: Any) -> None:
+    news = {**GRANT, "identity": AwsIdentity().to_state()}
+
+    assert not GrantFinalizerProvider().diff("id", dict(GRANT), news).changes
+    assert GrantFinalizerProvider().update("id", dict(GRANT), news).outs["account"] == ACCOUNT
+
+
+def test_grant_update_in_another_account_stops(ecr: Any) -> None:
+    with pytest.raises(WrongAccountError, match=f"account {ELSEWHERE}"):
+        GrantFinalizerProvider().update("id", {**GRANT, "account": ELSEWHERE}, dict(GRANT))
+
+
+def test_role_read_and_diff_in_another_account_stop_before_reading_lightsail(
+    lightsail: FakeLightsail,
+) -> None:
+    olds = {**ROLE_OUTS, "account": ELSEWHERE}
+
+    with pytest.raises(WrongAccountError, match="container service web"):
+        PullerRoleProvider().read("us-east-1/web", olds)
+    with pytest.raises(WrongAccountError, match="container service web"):
+        PullerRoleProvider().diff("us-east-1/web", olds, dict(ROLE_PROPS))
+
+    assert lightsail.requested == []

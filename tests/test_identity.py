@@ -194,9 +194,10 @@ def test_assumed_roles_are_followed_and_named_in_the_operator_policy(cloud: Emul
 
     # One AssumeRole for the run's clients (STS and ECR share a session), one for each
     # client the dynamic providers' process keeps (Lightsail for the puller role, ECR for
-    # the fresh merge and the verification), one for the provider's getCallerIdentity
-    # invoke (answered in this process by the emulation); not one per call.
-    assert record.of("program").get("sts:AssumeRole") == 4
+    # the fresh merge and the verification, STS for the account they record), one for
+    # the provider's getCallerIdentity invoke (answered in this process by the
+    # emulation); not one per call.
+    assert record.of("program").get("sts:AssumeRole") == 5
 
     assert sids(cloud.policy("team/app", profile="prod")) == ["CiPush", "AllowLightsailPull-web"]
     assert sids(cloud.policy("team/app")) == ["DevOnly"]

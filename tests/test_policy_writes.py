@@ -36,6 +36,7 @@ from components.dynamic_providers import (
     FreshPolicyDocumentProvider,
     GrantFinalizerProvider,
     GrantVerificationProvider,
+    WrongAccountError,
 )
 from components.rules import policy
 from components.rules.policy import MalformedPolicyError, pull_statement, statement_sid
@@ -781,6 +782,28 @@ def test_document_read_reports_other_failures(
     assert f"AWS denied ecr:GetRepositoryPolicy on {WHERE}" in str(caught.value)
 
 
+def test_document_read_in_another_account_stops_instead_of_reporting_it_gone(ecr: Any) -> None:
+    # The repository is not in this account: without the check, refresh would drop it.
+    with pytest.raises(WrongAccountError, match="account 999999999999"):
+        FreshPolicyDocumentProvider().read("id", {**document_outputs(), "account": "999999999999"})
+
+
+def test_document_and_verification_updates_in_another_account_stop(ecr: Any) -> None:
+    put_policy(ecr, {"Version": "2012-10-17", "Statement": [CI_PUSH]})
+    before = stored_text(ecr)
+
+    with pytest.raises(WrongAccountError, match="Nothing was changed"):
+        FreshPolicyDocumentProvider().update(
+            "id", {**document_outputs(), "account": "999999999999"}, document_outputs()
+        )
+    with pytest.raises(WrongAccountError, match="Nothing was changed"):
+        GrantVerificationProvider().update(
+            "id", {**VERIFICATION, "account": "999999999999"}, dict(VERIFICATION)
+        )
+
+    assert stored_text(ecr) == before
+
+
 VERIFICATION = {
     "region": REGION,
     "repository": REPOSITORY,
@@ -826,7 +849,7 @@ def test_verification_create_on_a_healthy_policy_repairs_nothing(
     result = GrantVerificationProvider().create({**VERIFICATION, "repairs": None})
 
     assert result.id == f"{REGION}/{REPOSITORY}"
-    assert result.outs == {**VERIFICATION, "repairs": 0}
+    assert result.outs == {**VERIFICATION, "repairs": 0, "account": ACCOUNT}
     assert len(clock.slept) == 1
     assert stored_text(ecr) == text
 

@@ -13,7 +13,7 @@ for an access problem, the IAM action that is missing. The calls themselves are 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,6 +100,9 @@ def aws_call(action: str, resource: str) -> Iterator[None]:
 # several threads, and keyed by identity too: one process may act for several.
 _process_clients: dict[tuple[str, str, AwsIdentity], Any] = {}
 _process_clients_lock = threading.Lock()
+# What a process's credentials answer once and keep (the account they act in): a new
+# provider process, like new clients, asks again.
+_process_answers: dict[tuple[str, str, AwsIdentity], Any] = {}
 
 
 def cached_client(service: str, region: str, identity: AwsIdentity | None = None) -> Any:
@@ -111,7 +114,22 @@ def cached_client(service: str, region: str, identity: AwsIdentity | None = None
         return _process_clients[key]
 
 
+def cached_answer(
+    question: str, region: str, identity: AwsIdentity | None, ask: Callable[[], Any]
+) -> Any:
+    """``ask()``'s answer for ``identity`` in ``region``, asked once per process."""
+    key = (question, region, identity or AwsIdentity())
+    with _process_clients_lock:
+        if key in _process_answers:
+            return _process_answers[key]
+    answer = ask()  # outside the lock: a slow call must not hold up other threads
+    with _process_clients_lock:
+        return _process_answers.setdefault(key, answer)
+
+
 def forget_cached_clients() -> None:
-    """Drop the process's clients (a new provider process, or new botocore handlers)."""
+    """Drop the process's clients and what they answered (a new provider process, or
+    new botocore handlers)."""
     with _process_clients_lock:
         _process_clients.clear()
+        _process_answers.clear()
