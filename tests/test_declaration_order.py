@@ -265,6 +265,17 @@ def test_the_programs_own_exception_reaches_the_user_as_itself(
     assert not [s for s in engine.state.values() if "-policy-" in s.name]
 
 
+def test_a_program_that_exits_says_so_and_writes_no_policy(
+    cloud: EmulatedAws, tmp_path: Path
+) -> None:
+    engine = project(tmp_path, "service('web')\nimport sys\nsys.exit(3)\n")
+
+    with pytest.raises(DeploymentFailed, match=r"the program stopped \(SystemExit\(3\)\)"):
+        engine.up()
+
+    assert granted(cloud) == ["CiPush"]
+
+
 def test_a_first_component_declared_after_the_program_ended_is_refused(
     cloud: EmulatedAws, tmp_path: Path
 ) -> None:

@@ -143,10 +143,12 @@ class ProgramEnd:
             )
             self._fail(failed)
         elif failed is not None:
+            # SystemExit and the like cannot travel through asyncio's futures as they
+            # are (a task re-raises them out of the loop): name it in the message.
             self._fail(
                 ProgramFailed(
-                    f"the program stopped ({type(failed).__name__}) before it finished "
-                    "declaring its grants; no repository policy is written for this run"
+                    f"the program stopped ({failed!r}) before it finished declaring its "
+                    "grants; no repository policy is written for this run"
                 )
             )
         else:
