@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import textwrap
+import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 from pulumi.runtime.settings import ROOT, SETTINGS
 
 from components import ConfigurationError
+from components.program import program_end
 from components.program.repository_policies import RepositoryPolicyBook
 from emulation.cloud import EmulatedAws
 from emulation.engine import DeploymentFailed, Engine
@@ -137,6 +141,11 @@ def test_a_program_that_fails_half_way_writes_no_policy(cloud: EmulatedAws, tmp_
 class _Root:
     """Stands for a run's root stack: ProgramEnd watches its register_outputs."""
 
+    _outputs_registered = False
+
+    def _finish(self) -> None:
+        return None
+
     def register_outputs(self, outputs: Any) -> None:
         return None
 
@@ -192,6 +201,9 @@ def test_when_the_stack_registers_its_outputs_another_way_the_flag_still_ends_th
     class Root:
         _outputs_registered = False
 
+        def _finish(self) -> None:
+            return None
+
         def register_outputs(self, outputs: Any) -> None:
             return None
 
@@ -210,3 +222,125 @@ def test_when_the_stack_registers_its_outputs_another_way_the_flag_still_ends_th
         assert loop.run_until_complete(scenario()) == "watch"
     finally:
         loop.close()
+
+
+# --- the program's own error, and the program's end ----------------------------------
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The exception and its causes, each once (the SDK may make one its own cause)."""
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+@pytest.mark.parametrize("kind", ["ValueError", "KeyError", "RuntimeError"])
+def test_the_programs_own_exception_reaches_the_user_as_itself(
+    cloud: EmulatedAws, tmp_path: Path, kind: str
+) -> None:
+    engine = project(tmp_path, f"service('web')\nraise {kind}('boom')\n")
+
+    with pytest.raises(DeploymentFailed) as failed:
+        engine.up()
+
+    assert "ProgramFailed" not in str(failed.value)
+    assert "the program failed before" not in str(failed.value)
+    cause = failed.value.__cause__
+    if kind != "ValueError":
+        # What the SDK re-raises is the program's exception itself.
+        assert type(cause).__name__ == kind and "boom" in str(cause)
+    # The SDK wraps a ValueError met while registering a resource ("While processing
+    # resource ..."); the program's own one is its cause.
+    mine = [e for e in _chain(failed.value) if type(e).__name__ == kind and e.args == ("boom",)]
+    assert mine
+    # Its traceback goes down to the program's line, as the language host prints it.
+    printed = "".join(traceback.format_exception(mine[0]))
+    main = tmp_path / "__main__.py"
+    assert f'File "{main}", line' in printed
+    assert f"raise {kind}('boom')" in printed
+    assert granted(cloud) == ["CiPush"]  # nothing written for that run
+    assert not [s for s in engine.state.values() if "-policy-" in s.name]
+
+
+def test_a_program_that_exits_says_so_and_writes_no_policy(
+    cloud: EmulatedAws, tmp_path: Path
+) -> None:
+    engine = project(tmp_path, "service('web')\nimport sys\nsys.exit(3)\n")
+
+    with pytest.raises(DeploymentFailed, match=r"the program stopped \(SystemExit\(3\)\)"):
+        engine.up()
+
+    assert granted(cloud) == ["CiPush"]
+
+
+def test_a_first_component_declared_after_the_program_ended_is_refused(
+    cloud: EmulatedAws, tmp_path: Path
+) -> None:
+    engine = project(
+        tmp_path,
+        """
+        later = pulumi.Output.from_input(asyncio.sleep(0.05, result="x"))
+        # The first component of the run, declared once the program has ended: too late.
+        pulumi.export("late", later.apply(lambda _: service("jobs").url))
+        """,
+    )
+
+    with pytest.raises(DeploymentFailed, match="not inside an apply"):
+        engine.up()
+
+    assert granted(cloud) == ["CiPush"]
+
+
+def test_an_sdk_whose_stack_lacks_the_private_flag_fails_at_once_saying_what_it_expected(
+    cloud: EmulatedAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulumi.runtime.stack import Stack, massage
+
+    original_init = Stack.__init__
+
+    def init(self: Stack, *args: Any, **kwargs: Any) -> None:  # the flag renamed
+        original_init(self, *args, **kwargs)
+        del self._outputs_registered
+        self._registered = False
+
+    def finish(self: Stack) -> None:
+        if not self._registered:
+            self._registered = True
+            self.register_outputs(massage(self.outputs, []))
+
+    monkeypatch.setattr(Stack, "__init__", init)
+    monkeypatch.setattr(Stack, "_finish", finish)
+    engine = project(tmp_path, "service('web')\n")
+
+    started = time.monotonic()
+    with pytest.raises(DeploymentFailed, match="no _finish or _outputs_registered") as failed:
+        engine.up()
+
+    assert time.monotonic() - started < 30
+    assert "register_outputs" in str(failed.value) and "installed pulumi is" in str(failed.value)
+    assert granted(cloud) == ["CiPush"]
+
+
+def test_a_stack_that_ends_the_program_another_way_fails_the_run_within_the_bound(
+    cloud: EmulatedAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulumi.runtime.stack import Stack, massage
+
+    def finish(self: Stack) -> None:  # registers the outputs, but neither hook sees it
+        pulumi.ComponentResource.register_outputs(self, massage(self.outputs, []))
+
+    monkeypatch.setattr(Stack, "_finish", finish)
+    monkeypatch.setattr(program_end, "PROGRAM_END_TIMEOUT", 0.5)
+    engine = project(tmp_path, "service('web')\n")
+
+    started = time.monotonic()
+    late = r"program's end was not seen within 0\.5 s"
+    with pytest.raises(DeploymentFailed, match=late) as failed:
+        engine.up()
+
+    assert time.monotonic() - started < 30
+    assert "register_outputs" in str(failed.value) and "installed pulumi is" in str(failed.value)
+    assert granted(cloud) == ["CiPush"]
