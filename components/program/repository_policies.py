@@ -67,41 +67,45 @@ class RepositoryEntry:
     images: ecr_api.ImageTags = field(default_factory=ecr_api.ImageTags)
     """The tags asked for a deployment that the repository lacks, and its newest ones."""
 
-    def merged_text(self, principals: dict[str, str], warn: bool = True) -> str:
-        """The existing document with every declared grant merged in, as policy text.
+    def statements(self, principals: dict[str, str]) -> list[policy.Statement]:
+        """Every declared grant's pull statement, in declaration order."""
+        return [
+            policy.pull_statement(g.service_name, principals[g.service_name]) for g in self.grants
+        ]
 
-        ``warn``: say when a statement with a grant's Sid held something else (off for
-        the size check, whose placeholder ARN differs from every real one).
-        """
-        document = self.original
-        for grant in self.grants:
-            statement = policy.pull_statement(grant.service_name, principals[grant.service_name])
-            result = policy.merge_grant(document, statement)
-            if warn and result.replaced is not None:
-                pulumi.log.warn(
-                    f"repository {self.name}: statement {statement['Sid']} held "
-                    f"{result.replaced!r}; it is replaced by this service's pull grant",
-                    resource=self.policy_resource,
-                )
-            document = result.document
-        assert document is not None  # at least one grant was merged
+    def merged_text(self, statements: list[policy.Statement]) -> str:
+        """The program's read of the policy with ``statements`` merged in, as policy text
+        (``policy.merge_grants``, the one merge); too large for ECR is a ConfigurationError."""
         try:
-            return policy.serialise(document)
+            return policy.serialise(policy.merge_grants(self.original, statements))
         except policy.PolicyTooLargeError as exc:
             raise ConfigurationError(f"repository {self.name} ({self.arn}): {exc}") from None
 
     def plan(self, principals: dict[str, str]) -> dict[str, Any]:
         """What the program's read says the write will be: the grants in order, the
         merged document (what preview shows) and the grants that read lacks."""
-        statements = [
-            policy.pull_statement(g.service_name, principals[g.service_name]) for g in self.grants
-        ]
+        statements = self.statements(principals)
+        for statement in statements:
+            held = next(
+                (
+                    s
+                    for s in policy.statements_of(self.original)
+                    if s.get("Sid") == statement["Sid"] and s != statement
+                ),
+                None,
+            )
+            if held is not None:
+                pulumi.log.warn(
+                    f"repository {self.name}: statement {statement['Sid']} held "
+                    f"{held!r}; it is replaced by this service's pull grant",
+                    resource=self.policy_resource,
+                )
         return {
             "grants": [
                 {"service": g.service_name, "principal": principals[g.service_name]}
                 for g in self.grants
             ],
-            "planned": self.merged_text(principals),
+            "planned": self.merged_text(statements),
             "missing": policy.missing_grants(self.original, statements),
         }
 
@@ -277,7 +281,9 @@ class RepositoryPolicyBook:
         grant = PlannedGrant(service_name)
         entry.grants.append(grant)
         # Fail on size now, with a role ARN of realistic length standing in for the real one.
-        entry.merged_text({g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants}, warn=False)
+        entry.merged_text(
+            entry.statements({g.service_name: _PLACEHOLDER_ROLE_ARN for g in entry.grants})
+        )
         return grant
 
     def grant(
