@@ -334,7 +334,42 @@ def _statements(props: dict[str, Any]) -> list[policy.Statement]:
     return [policy.pull_statement(g["service"], g["principal"]) for g in props["grants"]]
 
 
-class FreshPolicyDocumentProvider(ResourceProvider):
+class _PolicyWriteStepProvider(ResourceProvider):
+    """A step around one repository's policy write (the fresh merge before it, the
+    verification after it): create and update do the step in the account recorded; the
+    step leaves nothing in AWS to delete. Subclasses say what the step does (``_apply``)
+    and which inputs make it run again (``_KEYS``)."""
+
+    __module__ = PICKLE_MODULE
+
+    serialize_as_secret_always = False
+
+    _KEYS: tuple[str, ...] = ()
+
+    def _apply(self, props: dict[str, Any], account: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._apply(props, _account_now(props))
+        return CreateResult(f"{outs['region']}/{outs['repository']}", outs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = self._changes(olds, news)
+        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def _changes(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        return _changed(olds, news, self._KEYS)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        account = _account_for_update(olds, news, _document_what(news))
+        return UpdateResult(self._apply(news, account))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        # Not a thing in AWS: the grant finalizers remove the statements.
+        return None
+
+
+class FreshPolicyDocumentProvider(_PolicyWriteStepProvider):
     """The repository policy to write, merged from a read taken just before the write.
 
     Its input ``policy`` is the document merged from the program's own read, which is
@@ -346,7 +381,7 @@ class FreshPolicyDocumentProvider(ResourceProvider):
 
     __module__ = PICKLE_MODULE
 
-    serialize_as_secret_always = False
+    _KEYS = _DOCUMENT_KEYS
 
     def _apply(self, props: dict[str, Any], account: str) -> dict[str, Any]:
         ensured = policy_writes.ensure_grants(
@@ -361,24 +396,15 @@ class FreshPolicyDocumentProvider(ResourceProvider):
             "account": account,
         }
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._apply(props, _account_now(props))
-        return CreateResult(f"{outs['region']}/{outs['repository']}", outs)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = _changed(olds, news, _DOCUMENT_KEYS)
+    def _changes(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        changed = super()._changes(olds, news)
         if news.get("policy") != olds.get("policy"):
             # The live policy changed since the last merge (another team's edit).
             changed.append("policy")
         if news.get("missing"):
             # The program's read lacks a grant that the last merge wrote: put it back.
             changed.append("missing")
-        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(
-            self._apply(news, _account_for_update(olds, news, _document_what(news)))
-        )
+        return changed
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         # Another account has no such repository: that must not read as "deleted".
@@ -395,17 +421,13 @@ class FreshPolicyDocumentProvider(ResourceProvider):
             raise
         return ReadResult(id_, {**props, "policy": text, "missing": missing})
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        # A document, not a thing in AWS: the grant finalizers remove the statements.
-        return None
 
-
-class GrantVerificationProvider(ResourceProvider):
+class GrantVerificationProvider(_PolicyWriteStepProvider):
     """After each write of a repository policy, checks that every grant held; repairs."""
 
     __module__ = PICKLE_MODULE
 
-    serialize_as_secret_always = False
+    _KEYS = _VERIFICATION_KEYS
 
     def _apply(self, props: dict[str, Any], account: str) -> dict[str, Any]:
         repairs = policy_writes.verify_grants(
@@ -422,21 +444,6 @@ class GrantVerificationProvider(ResourceProvider):
             "repairs": repairs,
             "account": account,
         }
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._apply(props, _account_now(props))
-        return CreateResult(f"{outs['region']}/{outs['repository']}", outs)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = _changed(olds, news, _VERIFICATION_KEYS)
-        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        what = _document_what(news)
-        return UpdateResult(self._apply(news, _account_for_update(olds, news, what)))
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        return None
 
 
 class PullerRole(Resource, module="lightsail-ecr", name="PullerRole"):
