@@ -22,7 +22,7 @@ KEYS = (
     "containers",
     "publicEndpoint",
 )
-check_project_config(KEYS)
+check_project_config(KEYS, required="serviceName")
 
 config = pulumi.Config()
 args: PrivateEcrContainerServiceArgs = {

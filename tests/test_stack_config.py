@@ -122,3 +122,21 @@ def test_a_misspelt_key_stops_the_run_before_anything_is_written(cloud: Emulated
 
     assert engine.state == {} and cloud.lightsail.services == {}
     assert cloud.policy("orders/api") is None
+
+
+def test_keys_that_cannot_be_listed_are_said_not_checked_silently(
+    cloud: EmulatedAws, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A later SDK that keeps its config map elsewhere: typos would pass unseen; say so."""
+    config: dict[str, Any] = {
+        "aws:region": REGION,
+        f"{PROJECT}:serviceName": "orders",
+        f"{PROJECT}:repository": ["orders/api"],
+    }
+    engine = Engine(ROOT, "dev", {"config": config})
+    monkeypatch.setattr("components.program.stack_config.project_keys", lambda project: [])
+
+    with caplog.at_level("WARNING"):
+        engine.preview()
+
+    assert "misspelt keys are not checked in this run" in caplog.text

@@ -21,7 +21,20 @@ def project_keys(project: str) -> list[str]:
     return sorted({k[len(prefix) :] for k in given if k.startswith(prefix)})
 
 
-def check_project_config(declared: Collection[str]) -> None:
-    """Stop the run before anything is written when a key of this project is not declared."""
+def check_project_config(declared: Collection[str], required: str) -> None:
+    """Stop the run before anything is written when a key of this project is not declared.
+
+    ``required``: a key every stack sets. The runtime's config map is the SDK's own; if a
+    later SDK keeps it elsewhere, the keys cannot be listed and typos would pass in
+    silence: that is said, loudly, when the required key is set but not listed.
+    """
     project = pulumi.get_project()
-    check_config_keys(project, project_keys(project), declared)
+    keys = project_keys(project)
+    if required not in keys and pulumi.Config().get(required) is not None:
+        pulumi.log.warn(
+            f"could not list this stack's {project}: config keys (the SDK's config map, "
+            "pulumi.runtime.config.CONFIG, does not hold them), so misspelt keys are not "
+            "checked in this run"
+        )
+        return
+    check_config_keys(project, keys, declared)
