@@ -658,3 +658,18 @@ def test_a_mismatched_adoption_is_refused_by_preview_too(cloud: EmulatedAws) -> 
 
     with pytest.raises(DeploymentFailed, match="scale is 2 live, 1 in the stack"):
         engine.preview()
+
+
+def test_an_adoption_that_cannot_read_the_service_says_which_permission(
+    cloud: EmulatedAws,
+) -> None:
+    cloud.lightsail.add_existing_service("web", REGION)
+    cloud.fail("lightsail", "GetContainerServices", "AccessDeniedException")
+    engine = stack(adoptExistingService=True)
+
+    with pytest.raises(DeploymentFailed, match="lightsail:GetContainerServices"):
+        engine.preview()
+    with pytest.raises(DeploymentFailed, match="lightsail:GetContainerServices"):
+        engine.up()
+
+    assert _writes(cloud) == [] and [s for s in engine.state.values() if s.custom] == []
