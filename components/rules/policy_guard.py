@@ -1,0 +1,200 @@
+"""What the organisation's policy pack judges, as pure verdicts over policy documents.
+
+Pure on purpose, like ``policy`` and ``pull_access``: the pack judges documents that any
+team may have written, in every shape IAM accepts (a single ``Statement`` object, no
+Sids, ``NotPrincipal``, wildcards, conditions), so the reading lives where a table of
+examples can cover it. The pack (``components.policy_pack``) only gathers the documents
+and reports what these functions find.
+
+Three verdicts:
+- ``removed_statements``: which live statements a whole-document writer would drop;
+- ``anonymous_pulls``: which statements let anyone pull without a condition;
+- ``private_image``: which ECR repository a container's image is pulled from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .policy import PULL_ACTIONS, SID_PREFIX, Statement, statements_of
+from .pull_access import statement_actions
+
+# The image grammar of a private ECR repository, as Lightsail pulls it. Anything else
+# (Docker Hub, ECR Public, an image pushed to the service itself) is not this pack's.
+_PRIVATE_IMAGE = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repository>[a-z0-9][a-z0-9._/-]*?)(?P<reference>[:@].+)?",
+    re.ASCII,
+)
+# Elements whose value may be a string or a list of strings, with the same meaning.
+_LIST_ELEMENTS = ("Action", "NotAction", "Resource", "NotResource")
+
+
+# --- statements a whole-document write would drop ------------------------------------
+
+
+def removed_statements(
+    live: Mapping[str, Any] | None, proposed: Mapping[str, Any] | None
+) -> list[Statement]:
+    """The live statements that ``proposed`` would no longer hold, in the live order.
+
+    A live statement is kept when the proposed document holds the same statement, as
+    IAM reads it (a string or a one-element list, any order of actions or principals).
+    A statement with a Sid is also kept when the proposed document has a statement with
+    that Sid: its owner may edit it. The exception is a pull grant of this project
+    (``AllowLightsailPull-*``), which works only exactly as written: changed is gone.
+    """
+    held = statements_of(proposed)
+    held_forms = [canonical(s) for s in held]
+    held_sids = {s.get("Sid") for s in held if isinstance(s.get("Sid"), str) and s.get("Sid")}
+    removed = []
+    for statement in statements_of(live):
+        if canonical(statement) in held_forms:
+            continue
+        sid = statement.get("Sid")
+        if isinstance(sid, str) and sid in held_sids and not sid.startswith(SID_PREFIX):
+            continue
+        removed.append(statement)
+    return removed
+
+
+def canonical(statement: Mapping[str, Any]) -> str:
+    """One text for every way of writing the same statement."""
+    return json.dumps(_canonical_value(dict(statement), top=True), sort_keys=True)
+
+
+def _canonical_value(value: Any, top: bool = False, key: str = "") -> Any:
+    if isinstance(value, Mapping):
+        return {k: _canonical_value(v, key=k) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical_value(v) for v in value]
+        # A set of strings: the order and a repeat mean nothing to IAM.
+        if all(isinstance(i, str) for i in items):
+            return sorted(set(items))
+        return sorted(items, key=lambda i: json.dumps(i, sort_keys=True))
+    if isinstance(value, str) and (key in _LIST_ELEMENTS or key in ("AWS", "Service", "Federated")):
+        return [value]
+    return value
+
+
+def describe(statement: Mapping[str, Any]) -> str:
+    """A statement as a person finds it in the document: its Sid, else what it does."""
+    sid = statement.get("Sid")
+    if isinstance(sid, str) and sid:
+        return sid
+    principal_key = "Principal" if "Principal" in statement else "NotPrincipal"
+    action_key = "Action" if "Action" in statement else "NotAction"
+    principal = json.dumps(statement.get(principal_key), sort_keys=True)
+    actions = json.dumps(statement.get(action_key), sort_keys=True)
+    return (
+        f"a statement without Sid ({statement.get('Effect')} {action_key} {actions} "
+        f"to {principal_key} {principal})"
+    )
+
+
+def own_pull_sids(service_names: Iterable[str]) -> set[str]:
+    """The Sids of the pull grants of these container services."""
+    return {f"{SID_PREFIX}{name}" for name in service_names}
+
+
+def is_exempt(statement: Mapping[str, Any], exempt_sids: Iterable[str]) -> bool:
+    """Whether the statement's Sid matches one of ``exempt_sids`` (``*`` and ``?`` allowed)."""
+    sid = statement.get("Sid")
+    if not isinstance(sid, str) or not sid:
+        return False
+    return any(_glob(pattern).fullmatch(sid) for pattern in exempt_sids)
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    )
+
+
+# --- anonymous pulls -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnonymousPull:
+    """An Allow statement that lets any principal pull, with nothing to narrow it."""
+
+    statement: Statement
+    actions: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{describe(self.statement)} allows {', '.join(self.actions)} to everyone"
+
+
+def anonymous_pulls(document: Mapping[str, Any] | None) -> list[AnonymousPull]:
+    """Every Allow of a pull action to principal ``*`` (or to all but a few, through
+    ``NotPrincipal``) without any ``Condition``."""
+    found = []
+    for statement in statements_of(document):
+        if statement.get("Effect") != "Allow" or statement.get("Condition"):
+            continue
+        if not _everyone(statement):
+            continue
+        actions = statement_actions(statement, PULL_ACTIONS)
+        if actions:
+            found.append(AnonymousPull(statement, actions))
+    return found
+
+
+def _everyone(statement: Mapping[str, Any]) -> bool:
+    if "NotPrincipal" in statement:
+        return True  # Allow to all principals but the ones named
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        values = principal.get("AWS")
+        return "*" in (values if isinstance(values, list) else [values])
+    return False
+
+
+# --- images a deployment pulls -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrivateImage:
+    """A container image pulled from a private ECR repository."""
+
+    account: str
+    region: str
+    repository: str
+    uri: str
+
+
+def private_image(uri: object) -> PrivateImage | None:
+    """The private ECR repository ``uri`` names, or None for any other kind of image."""
+    if not isinstance(uri, str):
+        return None
+    match = _PRIVATE_IMAGE.fullmatch(uri.strip())
+    if match is None:
+        return None
+    return PrivateImage(match["account"], match["region"], match["repository"], uri.strip())
+
+
+# --- the pack's configuration --------------------------------------------------------
+
+
+def string_list(config: Mapping[str, Any], key: str, policy: str) -> tuple[str, ...]:
+    """A list-of-strings property of a policy's configuration (empty when not set)."""
+    value = config.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ValueError(
+            f"policy {policy}: config {key} is {value!r}; give a list of strings, as in "
+            f'{{"{policy}": {{"{key}": ["example"]}}}} in the policy config file'
+        )
+    bad = [v for v in value if not isinstance(v, str) or not v]
+    if bad:
+        raise ValueError(
+            f"policy {policy}: config {key} holds {bad!r}; every entry must be a non-empty string"
+        )
+    return tuple(value)
