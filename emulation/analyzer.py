@@ -1,0 +1,221 @@
+"""Policy packs as the engine runs them: requests shaped as the engine sends them, and a
+pack served in this process for the emulated engine.
+
+The real engine marshals a resource's properties with unknowns kept (the
+``04da6b54-...`` sentinel) and secrets kept (the secret signature object), names the
+resource's provider with that provider's own properties, and calls ``Analyze`` for each
+resource before its step, ``AnalyzeStack`` once the whole stack is known. The same
+requests go to the pack's own process over gRPC in the end-to-end test; here, so that
+the pack sees the emulated cloud (which lives in this process), the emulated engine
+hands them to the pulumi-policy SDK's own analyzer servicer, the code that answers
+them in a pack's process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import struct_pb2
+from pulumi.runtime import proto
+from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_WIRE
+
+# The secret signature of Pulumi's wire format (a property that is a secret).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+LEVELS = {
+    proto.ADVISORY: "advisory",
+    proto.MANDATORY: "mandatory",
+    proto.REMEDIATE: "remediate",
+    proto.DISABLED: "disabled",
+}
+
+
+class Unknown:
+    """A value the engine does not know yet, in the properties handed to ``struct``."""
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret value, in the properties handed to ``struct``."""
+
+    value: Any
+
+
+def wire(value: Any) -> Any:
+    """A property value in Pulumi's wire form (unknowns and secrets marked)."""
+    if isinstance(value, Unknown):
+        return UNKNOWN_WIRE
+    if isinstance(value, Secret):
+        return {_SIG_KEY: _SECRET_SIG, "value": wire(value.value)}
+    if isinstance(value, Mapping):
+        return {str(k): wire(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [wire(v) for v in value]
+    return value
+
+
+def struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(wire(properties))
+    return message
+
+
+@dataclass(frozen=True)
+class ProviderRef:
+    """A resource's provider as the engine describes it to a pack."""
+
+    type: str
+    urn: str
+    name: str
+    properties: Mapping[str, Any]
+
+    def message(self) -> Any:
+        return proto.AnalyzerProviderResource(
+            type=self.type, urn=self.urn, name=self.name, properties=struct(self.properties)
+        )
+
+
+def default_aws_provider(stack: str, project: str, config: Mapping[str, Any]) -> ProviderRef:
+    """The default AWS provider: its properties are the stack's ``aws:`` config, as text."""
+    properties = {
+        key.split(":", 1)[1]: value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+        if key.startswith("aws:")
+    }
+    urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:aws::default"
+    return ProviderRef("pulumi:providers:aws", urn, "default", properties)
+
+
+def _options(parent: str) -> Any:
+    return proto.AnalyzerResourceOptions(
+        parent=parent, customTimeouts=proto.AnalyzerResourceOptions.CustomTimeouts()
+    )
+
+
+def analyze_request(
+    urn: str,
+    properties: Mapping[str, Any] | struct_pb2.Struct,
+    provider: ProviderRef | None = None,
+    parent: str = "",
+) -> Any:
+    """``Analyze`` for one resource: its type and name come from its URN."""
+    resource_type, name = _type_and_name(urn)
+    return proto.AnalyzeRequest(
+        type=resource_type,
+        urn=urn,
+        name=name,
+        properties=properties if isinstance(properties, struct_pb2.Struct) else struct(properties),
+        options=_options(parent),
+        provider=provider.message() if provider else None,
+    )
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """One resource of ``AnalyzeStack``: its outputs (or planned values) and relations."""
+
+    urn: str
+    properties: Mapping[str, Any] | struct_pb2.Struct
+    provider: ProviderRef | None = None
+    parent: str = ""
+    dependencies: tuple[str, ...] = ()
+
+
+def analyze_stack_request(resources: Sequence[StackResource]) -> Any:
+    messages = []
+    for resource in resources:
+        resource_type, name = _type_and_name(resource.urn)
+        properties = resource.properties
+        messages.append(
+            proto.AnalyzerResource(
+                type=resource_type,
+                urn=resource.urn,
+                name=name,
+                properties=(
+                    properties if isinstance(properties, struct_pb2.Struct) else struct(properties)
+                ),
+                options=_options(resource.parent),
+                provider=resource.provider.message() if resource.provider else None,
+                parent=resource.parent,
+                dependencies=list(resource.dependencies),
+            )
+        )
+    return proto.AnalyzeStackRequest(resources=messages)
+
+
+def configure_request(config: Mapping[str, Mapping[str, Any] | str]) -> Any:
+    """``Configure`` with the policy config file's content: per policy, a level or an
+    object of properties that may hold ``enforcementLevel``."""
+    levels = {name: value for value, name in LEVELS.items()}
+    request = proto.ConfigureAnalyzerRequest()
+    for policy, value in config.items():
+        settings = {"enforcementLevel": value} if isinstance(value, str) else dict(value)
+        level = settings.pop("enforcementLevel", None)
+        entry = request.policyConfig[policy]
+        if level is not None:
+            entry.enforcementLevel = levels[level]
+        entry.properties.update(settings)
+    return request
+
+
+def _type_and_name(urn: str) -> tuple[str, str]:
+    parts = urn.split("::")
+    return parts[2].split("$")[-1], parts[3]
+
+
+# --- what a pack answered ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    level: str
+    urn: str
+    message: str
+
+
+def violations(response: Any) -> list[Violation]:
+    return [
+        Violation(d.policyName, LEVELS.get(d.enforcementLevel, "?"), d.urn, d.message)
+        for d in response.diagnostics
+    ]
+
+
+def not_applicable(response: Any) -> dict[str, str]:
+    return {n.policy_name: n.reason for n in response.not_applicable}
+
+
+# --- a pack served in this process ---------------------------------------------------
+
+
+class InProcessPack:
+    """The pulumi-policy SDK's analyzer servicer for ``policies``, called directly.
+
+    It is the object a pack's process serves over gRPC (``PolicyPack`` builds it, then
+    blocks); its class is private to the SDK, so a change there fails here, loudly."""
+
+    def __init__(
+        self,
+        name: str,
+        policies: list[Any],
+        config: Mapping[str, Mapping[str, Any] | str] | None = None,
+    ) -> None:
+        from pulumi_policy import EnforcementLevel
+        from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+        self.servicer = _PolicyAnalyzerServicer(name, "0.0.1", policies, EnforcementLevel.ADVISORY)
+        if config:
+            self.servicer.Configure(configure_request(config), None)
+
+    def analyze(self, request: Any) -> list[Violation]:
+        return violations(self.servicer.Analyze(request, None))
+
+    def analyze_stack(self, request: Any) -> list[Violation]:
+        return violations(self.servicer.AnalyzeStack(request, None))
