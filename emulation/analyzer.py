@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import struct_pb2
+from pulumi.output import Unknown as SdkUnknown
 from pulumi.runtime import proto
 from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_WIRE
 
@@ -49,8 +50,9 @@ class Secret:
 
 
 def wire(value: Any) -> Any:
-    """A property value in Pulumi's wire form (unknowns and secrets marked)."""
-    if isinstance(value, Unknown):
+    """A property value in Pulumi's wire form (unknowns and secrets marked); the SDK's
+    own unknowns (a preview's planned values) and wire secrets are taken as they are."""
+    if isinstance(value, (Unknown, SdkUnknown)):
         return UNKNOWN_WIRE
     if isinstance(value, Secret):
         return {_SIG_KEY: _SECRET_SIG, "value": wire(value.value)}
@@ -181,9 +183,11 @@ class Violation:
     message: str
 
 
-def violations(response: Any) -> list[Violation]:
+def violations(response: Any, urn: str = "") -> list[Violation]:
+    """The diagnostics of an answer; for ``Analyze``, the engine files one without a URN
+    under the resource analyzed (``urn``)."""
     return [
-        Violation(d.policyName, LEVELS.get(d.enforcementLevel, "?"), d.urn, d.message)
+        Violation(d.policyName, LEVELS.get(d.enforcementLevel, "?"), d.urn or urn, d.message)
         for d in response.diagnostics
     ]
 
@@ -213,9 +217,13 @@ class InProcessPack:
         self.servicer = _PolicyAnalyzerServicer(name, "0.0.1", policies, EnforcementLevel.ADVISORY)
         if config:
             self.servicer.Configure(configure_request(config), None)
+        self.analyzed: list[str] = []
+        """The URN of every resource analyzed, in order (a stack analysis adds "stack")."""
 
     def analyze(self, request: Any) -> list[Violation]:
-        return violations(self.servicer.Analyze(request, None))
+        self.analyzed.append(request.urn)
+        return violations(self.servicer.Analyze(request, None), request.urn)
 
     def analyze_stack(self, request: Any) -> list[Violation]:
+        self.analyzed.append("stack")
         return violations(self.servicer.AnalyzeStack(request, None))

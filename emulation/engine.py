@@ -50,6 +50,15 @@ from pulumi.runtime.settings import ROOT, SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from emulation.analyzer import (
+    InProcessPack,
+    ProviderRef,
+    StackResource,
+    Violation,
+    analyze_request,
+    analyze_stack_request,
+    default_aws_provider,
+)
 from emulation.invokes import InvokeAnswers
 from emulation.provider_identity import provider_session
 from emulation.providers import PROVIDERS
@@ -92,6 +101,8 @@ class RunReport:
     outputs: dict[str, Any] = field(default_factory=dict)
     sequence: list[tuple[str, str]] = field(default_factory=list)
     """Every step as (kind, name), in the order it was taken."""
+    policy: list[Violation] = field(default_factory=list)
+    """What the policy pack reported, every level, in the order it was reported."""
 
     def record(self, kind: str, name: str) -> None:
         getattr(self, kind).append(name)
@@ -129,6 +140,17 @@ class Registered:
 
 class DeploymentFailed(RuntimeError):
     """The program or a provider failed; the state keeps what was done before."""
+
+
+class PolicyViolation(DeploymentFailed):
+    """A mandatory policy of the pack was violated: the step did not run."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = violations
+        super().__init__(
+            "policy violations (mandatory): "
+            + "; ".join(f"[{v.policy}] {v.urn}: {v.message}" for v in violations)
+        )
 
 
 class EngineCrashed(RuntimeError):
@@ -233,6 +255,9 @@ class Engine:
         """The last run's registrations by name, as the engine received them."""
         self.timeline: list[tuple[str, float, float]] = []
         """Every provider action of the last run: (resource name, start, end), monotonic."""
+        self.policy_pack: InProcessPack | None = None
+        """The pack `--policy-pack` would run: every resource is analyzed before its
+        step, the stack once it is known; a mandatory violation stops the run."""
 
     # --- configuration -----------------------------------------------------------------
 
@@ -379,12 +404,15 @@ class Engine:
             exported = getattr(roots[0], "outputs", {}) if roots else {}
             resolved: Any = await pulumi.Output.from_input(exported).future()
             self.stack_outputs = dict(resolved or {})
-        except EngineCrashed:
+        except (EngineCrashed, PolicyViolation):
             raise
         except Exception as exc:
             crash = _crash_in(exc)
             if crash is not None:
                 raise crash from exc
+            stopped = _violation_in(exc)
+            if stopped is not None:
+                raise stopped from exc
             command = "preview" if preview else "up"
             raise DeploymentFailed(f"pulumi {command} failed: {exc}") from exc
         removed = [s for urn, s in self.state.items() if urn not in self._seen]
@@ -395,6 +423,7 @@ class Engine:
         if preview:
             self.stack_outputs = {}
         self._report.outputs = dict(self.stack_outputs)
+        self._analyze_stack()
         return self._report
 
     def destroy(self) -> RunReport:
@@ -475,6 +504,7 @@ class Engine:
             ignore = set(request.ignoreChanges)
             if new.type.startswith(_DYNAMIC):
                 self._check(new, old.inputs if old is not None else {})
+            self._analyze(new, request.object)
             if old is None and request.importId:
                 old = self._import(new, request.importId)
                 self._report.record("imported", new.name)
@@ -501,6 +531,44 @@ class Engine:
                     self._report.record("updated", new.name)
             target[urn] = new
             return new.id, new.outputs
+
+    # --- the policy pack -----------------------------------------------------------------
+
+    def _provider_ref(self, resource: ResourceState) -> ProviderRef | None:
+        """The resource's provider as the engine describes it to a pack."""
+        if resource.provider:
+            urn = resource.provider.rsplit("::", 1)[0]
+            holder = self._planned.get(urn) or self.state.get(urn)
+            if holder is not None:
+                return ProviderRef(holder.type, urn, holder.name, holder.inputs)
+        if resource.type.startswith("aws:"):
+            return default_aws_provider(self.stack, self.project, self.config)
+        return None
+
+    def _analyze(self, new: ResourceState, properties: Any) -> None:
+        """Analyze, before the step: the inputs as registered (unknowns, secrets kept)."""
+        if self.policy_pack is not None:
+            request = analyze_request(new.urn, properties, self._provider_ref(new), new.parent)
+            self._judged(self.policy_pack.analyze(request))
+
+    def _analyze_stack(self) -> None:
+        """AnalyzeStack, once the run is done: each resource's outputs (planned ones in a
+        preview). A mandatory violation fails the run, after its steps, as for real."""
+        if self.policy_pack is None:
+            return
+        target = self._planned if self._dry else self.state
+        resources = [
+            StackResource(r.urn, r.outputs, self._provider_ref(r), r.parent, tuple(r.dependencies))
+            for r in target.values()
+            if r.custom
+        ]
+        self._judged(self.policy_pack.analyze_stack(analyze_stack_request(resources)))
+
+    def _judged(self, found: list[Violation]) -> None:
+        self._report.policy.extend(found)
+        mandatory = [v for v in found if v.level == "mandatory"]
+        if mandatory:
+            raise PolicyViolation(mandatory)
 
     @staticmethod
     def _check(new: ResourceState, olds: dict[str, Any]) -> None:
@@ -636,10 +704,21 @@ def _end_leftover_tasks() -> None:
 
 def _crash_in(exc: BaseException) -> EngineCrashed | None:
     """The crash behind a failure the SDK wrapped on its way out of the program."""
+    found = _cause_of(exc, EngineCrashed)
+    return found if isinstance(found, EngineCrashed) else None
+
+
+def _violation_in(exc: BaseException) -> PolicyViolation | None:
+    """The pack's verdict behind a failure the SDK wrapped on its way out."""
+    found = _cause_of(exc, PolicyViolation)
+    return found if isinstance(found, PolicyViolation) else None
+
+
+def _cause_of(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, EngineCrashed):
+        if isinstance(current, kind):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -5,9 +5,8 @@ that the same code is tested, versioned and installed with the component; see th
 README's "Policy pack" section for what each one reports and how to configure it.
 """
 
-from pulumi_policy import EnforcementLevel, PolicyPack
-
 from lightsail_ecr_access.policy_pack import PACK_NAME, POLICIES
+from pulumi_policy import EnforcementLevel, PolicyPack
 
 # Constructing the pack starts its analyzer server and blocks, as the CLI expects.
 PolicyPack(

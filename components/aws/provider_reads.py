@@ -99,7 +99,7 @@ def read_repository_policy(
     access: ProviderAccess, repository: str, registry_id: str | None = None
 ) -> Document | None:
     """The repository's live policy; None when it has none or does not exist yet."""
-    ecr = sdk.client("ecr", access.region, access.identity)
+    ecr = _client("ecr", access)
     where = f"repository {repository} in {access.region}"
     try:
         with sdk.aws_call("ecr:GetRepositoryPolicy", where):
@@ -117,10 +117,17 @@ def read_repository_policy(
 
 def read_container_service(access: ProviderAccess, name: str) -> dict[str, Any] | None:
     """The container service as Lightsail describes it; None when there is none."""
-    lightsail = sdk.client("lightsail", access.region, access.identity)
+    lightsail = _client("lightsail", access)
     try:
         return lightsail_api.get_container_service(lightsail, name)
     except sdk.AwsCallError as exc:
+        raise Unreadable(_as(access, str(exc))) from None
+
+
+def _client(service: str, access: ProviderAccess) -> Any:
+    try:
+        return sdk.client(service, access.region, access.identity)
+    except ConfigurationError as exc:  # a profile that is nowhere, for one
         raise Unreadable(_as(access, str(exc))) from None
 
 
