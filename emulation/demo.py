@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from components import doctor
+from components import doctor, policy_pack
+from emulation.analyzer import InProcessPack
 from emulation.cloud import EmulatedAws
-from emulation.engine import Engine, RunReport
+from emulation.engine import Engine, PolicyViolation, RunReport
 
 ROOT = Path(__file__).resolve().parent.parent
+WRITER = Path(__file__).resolve().parent / "whole_document_writer"
 STACK_FILE = Path(__file__).resolve().parent / "Pulumi.demo.yaml"
 REPOSITORY = "orders/api"
 OTHER_TEAMS = {
@@ -112,6 +114,7 @@ def main() -> int:
         print("  nothing to change" if quiet else "  UNEXPECTED CHANGES")
 
         diagnosed = diagnose_a_broken_pull(aws)
+        guarded = stop_a_whole_document_writer(aws)
 
         before = aws.policy(REPOSITORY)
         report = engine.destroy()
@@ -128,7 +131,7 @@ def main() -> int:
     print("  pulumi config set --path 'repositories[0]' orders/api")
     print("  pulumi preview --diff   # shows the merged policy documents")
     print("  pulumi up")
-    return 0 if kept and quiet and diagnosed else 1
+    return 0 if kept and quiet and diagnosed and guarded else 1
 
 
 def diagnose_a_broken_pull(aws: EmulatedAws) -> bool:
@@ -149,6 +152,47 @@ def diagnose_a_broken_pull(aws: EmulatedAws) -> bool:
     print(f"\n== the security team lifts {FREEZE['Sid']}; {command}:")
     lifted = summary(doctor.diagnose(SERVICE, REGION))
     return healthy and broken and lifted
+
+
+def stop_a_whole_document_writer(aws: EmulatedAws) -> bool:
+    """Another team's stack owns the whole document; the policy pack stops its `up`.
+
+    True when the pack stopped the run before it wrote, and the grant is still there."""
+    print(
+        "\n== the platform team's stack holds a plain aws.ecr.RepositoryPolicy for "
+        f"{REPOSITORY}:\n   its document is the policy as they copied it before this "
+        "service existed.\n   pulumi up --policy-pack policy-pack:"
+    )
+    before = aws.policy(REPOSITORY)
+    writer = Engine(
+        WRITER,
+        "prod",
+        {
+            "config": {
+                "aws:region": REGION,
+                "platform-registry:repository": REPOSITORY,
+                "platform-registry:document": OTHER_TEAMS,
+            }
+        },
+    )
+    writer.policy_pack = InProcessPack(policy_pack.PACK_NAME, policy_pack.POLICIES)
+    try:
+        writer.up()
+    except PolicyViolation as stopped:
+        for violation in stopped.violations:
+            print(f"  {violation.level} policy violation, {violation.policy}:")
+            for line in violation.message.splitlines():
+                print(f"    {line}")
+    else:
+        print("  UNEXPECTED: the run was not stopped")
+        return False
+    intact = aws.policy(REPOSITORY) == before and writer.state == {}
+    print(
+        "  nothing was written: this service's grant is still in the policy."
+        if intact
+        else "  UNEXPECTED: the policy changed"
+    )
+    return intact
 
 
 def summary(diagnosis: doctor.Diagnosis) -> bool:

@@ -1,5 +1,5 @@
-"""The README's first command: the demo tells its story, the doctor's diagnosis included,
-and exits 0."""
+"""The README's first command: the demo tells its story, the doctor's diagnosis and the
+policy pack's stop included, and exits 0."""
 
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ def test_demo_grants_reruns_quietly_diagnoses_and_destroys_only_its_statement(
     assert "ok       image       orders/api:1.4.2: exists" in frozen
     assert frozen.rstrip().endswith("orders-api in us-east-1: 1 problem, 0 warnings")
     assert lifted.rstrip().endswith("0 problems, 0 warnings (exit 0)")
+    guarded = out.split("== the platform team's stack")[1].split("== pulumi destroy:")[0]
+    assert "mandatory policy violation, repository-policy-keeps-live-statements:" in guarded
+    assert "would remove 1 statement(s) that are live on ECR repository orders/api" in guarded
+    assert ": AllowLightsailPull-orders-api. Fix:" in guarded
+    assert "nothing was written: this service's grant is still in the policy." in guarded
     assert '-      "Sid": "AllowLightsailPull-orders-api",' in destroy
     assert "the other teams' statements are intact." in destroy
     assert "pulumi preview --diff" in out
