@@ -357,7 +357,10 @@ def pulls_only_granted_images(args: StackValidationArgs, report: ReportViolation
             continue
         if not isinstance(containers, list):
             continue
-        checker = _PullCheck(deployment, service_name, services.get(service_name), documents)
+        region = _text(props.get("region"))
+        checker = _PullCheck(
+            deployment, service_name, region, services.get(service_name), documents
+        )
         for container in containers:
             if not isinstance(container, Mapping):
                 continue
@@ -380,11 +383,13 @@ class _PullCheck:
         self,
         deployment: PolicyResource,
         service_name: str,
+        region: str | None,
         declared: tuple[PolicyResource, dict[str, Any]] | None,
         documents: list[dict[str, Any]],
     ) -> None:
         self.deployment = deployment
         self.service_name = service_name
+        self.region = region
         self.declared = declared
         self.documents = documents
         self._service: dict[str, Any] | Unreadable | bool | None = False
@@ -392,7 +397,7 @@ class _PullCheck:
     def problem(self, image: policy_guard.PrivateImage) -> str | None:
         pulls = f"pulls {image.uri} from private ECR repository {image.repository}"
         try:
-            service = self._the_service(image.region)
+            service = self._the_service()
         except (Unreadable, UnknownSetting) as exc:
             return f"{pulls}, and the pack could not check that it may: {exc}"
         if service is None:
@@ -430,12 +435,13 @@ class _PullCheck:
             "to the puller role in the repository policy"
         )
 
-    def _the_service(self, region: str) -> dict[str, Any] | None:
+    def _the_service(self) -> dict[str, Any] | None:
         if self.declared is not None:
             return self.declared[1]
         if self._service is False:
             try:
-                access = ProviderAccess.of(_provider_settings(self.deployment.provider))
+                settings = _provider_settings(self.deployment.provider)
+                access = ProviderAccess.of(settings, self.region)
                 self._service = read_container_service(access, self.service_name)
             except Unreadable as exc:
                 self._service = exc

@@ -31,7 +31,7 @@ _PRIVATE_IMAGE = re.compile(
     re.ASCII,
 )
 # Elements whose value may be a string or a list of strings, with the same meaning.
-_LIST_ELEMENTS = ("Action", "NotAction", "Resource", "NotResource")
+_SET_ELEMENTS = ("Action", "NotAction", "Resource", "NotResource", "AWS", "Service", "Federated")
 
 
 # --- statements a whole-document write would drop ------------------------------------
@@ -63,20 +63,28 @@ def removed_statements(
 
 
 def canonical(statement: Mapping[str, Any]) -> str:
-    """One text for every way of writing the same statement."""
-    return json.dumps(_canonical_value(dict(statement), top=True), sort_keys=True)
+    """One text for every way of writing the same statement: a string or a one-element
+    list, any order of actions, principals or condition values, ``"*"`` or
+    ``{"AWS": "*"}`` as the principal."""
+    return json.dumps(_canonical_value(dict(statement)), sort_keys=True)
 
 
-def _canonical_value(value: Any, top: bool = False, key: str = "") -> Any:
+def _canonical_value(value: Any, key: str = "", in_condition: bool = False) -> Any:
+    if key in ("Principal", "NotPrincipal") and value == "*":
+        value = {"AWS": "*"}
     if isinstance(value, Mapping):
-        return {k: _canonical_value(v, key=k) for k, v in value.items()}
+        inside = in_condition or key == "Condition"
+        return {k: _canonical_value(v, k, inside) for k, v in value.items()}
     if isinstance(value, list):
-        items = [_canonical_value(v) for v in value]
+        items = [
+            v if isinstance(v, str) else _canonical_value(v, in_condition=in_condition)
+            for v in value
+        ]
         # A set of strings: the order and a repeat mean nothing to IAM.
         if all(isinstance(i, str) for i in items):
             return sorted(set(items))
         return sorted(items, key=lambda i: json.dumps(i, sort_keys=True))
-    if isinstance(value, str) and (key in _LIST_ELEMENTS or key in ("AWS", "Service", "Federated")):
+    if isinstance(value, str) and (in_condition or key in _SET_ELEMENTS):
         return [value]
     return value
 
