@@ -22,7 +22,6 @@ reads in ``aws.provider_reads``; this module only wires them to CrossGuard.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -66,14 +65,14 @@ DEPLOYMENT_VERSION = (
     "aws:lightsail/containerServiceDeploymentVersion:ContainerServiceDeploymentVersion"
 )
 
+# The component's type token (container_service.TYPE_TOKEN; a test holds them equal).
+COMPONENT_TYPE = "lightsail-ecr:index:PrivateEcrContainerService"
+
 KEEPS_LIVE_STATEMENTS = "repository-policy-keeps-live-statements"
 READABLE = "repository-policy-readable"
 NO_ANONYMOUS_PULL = "no-anonymous-pull"
 PULLS_ONLY_GRANTED = "lightsail-pulls-only-granted-images"
 
-# A live read serves every policy that judges the same resource in one Analyze call,
-# and no longer: another writer may change the policy at any moment.
-LIVE_READ_SECONDS = 10.0
 
 _UNKNOWN_VALUES = {
     _proxy.UNKNOWN_BOOLEAN_VALUE,
@@ -178,32 +177,49 @@ STACK_SERVICES = _StackServices()
 
 
 class _LiveReads:
-    """Live policies read in the last few seconds, by resource, identity and Region."""
+    """Hands one live read from the policy that made it to the one judged right after it.
+
+    The analyzer runs a resource's policies one after another in one call: the
+    statements check reads the live policy, and the readability check that follows it
+    takes that same outcome instead of reading again. Nothing else is kept: a later
+    call (the update after the preview, in the same process) reads anew, since another
+    writer may have changed the policy in between."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._reads: dict[tuple[Any, ...], tuple[float, Document | Unreadable | None]] = {}
+        self._handed: dict[tuple[Any, ...], Document | Unreadable | None] = {}
 
-    def policy(self, urn: str, access: ProviderAccess, repository: str) -> Document | None:
-        key = (urn, access.identity, access.region, repository)
-        now = time.monotonic()
+    def read(self, urn: str, access: ProviderAccess, repository: str) -> Document | None:
+        """Read now, and leave the outcome for ``take`` (a failure included)."""
+        outcome = _outcome(access, repository)
         with self._lock:
-            cached = self._reads.get(key)
-        if cached is None or now - cached[0] > LIVE_READ_SECONDS:
-            outcome: Document | Unreadable | None
-            try:
-                outcome = read_repository_policy(access, repository)
-            except Unreadable as exc:
-                outcome = exc
-            with self._lock:
-                self._reads[key] = cached = (now, outcome)
-        if isinstance(cached[1], Unreadable):
-            raise cached[1]
-        return cached[1]
+            self._handed[(urn, access, repository)] = outcome
+        return _result(outcome)
+
+    def take(self, urn: str, access: ProviderAccess, repository: str) -> Document | None:
+        """The outcome ``read`` left for this resource, once; else a read of its own."""
+        key = (urn, access, repository)
+        with self._lock:
+            handed = key in self._handed
+            outcome = self._handed.pop(key, None)
+        return _result(outcome if handed else _outcome(access, repository))
 
     def forget(self) -> None:
         with self._lock:
-            self._reads.clear()
+            self._handed.clear()
+
+
+def _outcome(access: ProviderAccess, repository: str) -> Document | Unreadable | None:
+    try:
+        return read_repository_policy(access, repository)
+    except Unreadable as exc:
+        return exc
+
+
+def _result(outcome: Document | Unreadable | None) -> Document | None:
+    if isinstance(outcome, Unreadable):
+        raise outcome
+    return outcome
 
 
 LIVE_READS = _LiveReads()
@@ -247,7 +263,12 @@ class _Document:
         return ProviderAccess.of(_provider_settings(self.args.provider), region)
 
     def live(self) -> Document | None:
-        return LIVE_READS.policy(self.args.urn, self.access(), str(self.repository))
+        """A fresh read of the live policy."""
+        return LIVE_READS.read(self.args.urn, self.access(), str(self.repository))
+
+    def live_as_just_read(self) -> Document | None:
+        """The read the statements check made a moment ago in this call, else a fresh one."""
+        return LIVE_READS.take(self.args.urn, self.access(), str(self.repository))
 
 
 def keeps_live_statements(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -269,8 +290,13 @@ def keeps_live_statements(args: ResourceValidationArgs, report: ReportViolation)
         return
     except Unreadable:
         return  # not judged: repository-policy-readable says why
-    services = STACK_SERVICES.of(args.urn)
-    own = policy_guard.own_pull_sids(services)
+    own = policy_guard.own_pull_sids(STACK_SERVICES.of(args.urn))
+    if _written_by_the_component(args.urn):
+        # The component merges from a read taken just before its write, and every run of
+        # it verifies and repairs its own grants after a settle delay: another stack's
+        # grant that lands in between is written back by that stack's run. Any other
+        # statement would be lost, so it is still judged.
+        exempt_sids = (*exempt_sids, f"{SID_PREFIX}*")
     removed = [
         s
         for s in policy_guard.removed_statements(live, proposed)
@@ -300,13 +326,19 @@ def keeps_live_statements(args: ResourceValidationArgs, report: ReportViolation)
     report(message, None)
 
 
+def _written_by_the_component(urn: str) -> bool:
+    """Whether the resource is a child of this project's component (its URN's type chain)."""
+    parts = urn.split("::")
+    return len(parts) > 2 and COMPONENT_TYPE in parts[2].split("$")
+
+
 def live_policy_readable(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != REPOSITORY_POLICY:
         return
     document = _Document(args, READABLE)
     document.judged()
     try:
-        document.live()
+        document.live_as_just_read()
     except UnknownSetting as exc:
         args.not_applicable(str(exc))
     except Unreadable as exc:

@@ -9,13 +9,21 @@ is stopped before it removes the component's grant.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+)
 
 from components import policy_pack
+from components.container_service import TYPE_TOKEN
 from emulation.analyzer import InProcessPack
 from emulation.cloud import EmulatedAws
 from emulation.engine import Engine, PolicyViolation
@@ -211,3 +219,52 @@ def test_unreadable_live_policy_is_reported_at_the_configured_level(
     with pytest.raises(PolicyViolation) as stopped:
         writer.preview()
     assert [v.policy for v in stopped.value.violations] == [policy_pack.READABLE]
+
+
+def test_the_packs_component_type_is_the_components() -> None:
+    assert policy_pack.COMPONENT_TYPE == TYPE_TOKEN
+
+
+def _policy_args(urn: str, document: dict[str, Any]) -> ResourceValidationArgs:
+    provider = PolicyProviderResource(
+        "pulumi:providers:aws",
+        {"region": REGION},
+        "urn:pulumi:dev::p::pulumi:providers:aws::default",
+        "default",
+    )
+    options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+    props = {"repository": "team/app", "policy": json.dumps(document)}
+    return ResourceValidationArgs(POLICY_URN, props, urn, urn.split("::")[-1], options, provider)
+
+
+def test_a_components_document_may_race_another_stacks_grant_but_not_a_foreign_statement(
+    cloud: EmulatedAws,
+) -> None:
+    """Two stacks of the component grant one repository at once: the other stack's grant
+    lands between this one's fresh read and its write. That run verifies and repairs its
+    grant, so the pack lets this document through; a foreign statement that lands there
+    would be lost for good, so it is still stopped."""
+    other = {
+        "Sid": "AllowLightsailPull-jobs",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:role/jobs"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+    }
+    stale = OTHER_TEAMS
+    cloud.set_policy("team/app", {**stale, "Statement": [CI_PUSH, other]})
+    inside = f"urn:pulumi:dev::lightsail-ecr-access::{TYPE_TOKEN}${POLICY_URN}::web-policy-team/app"
+    plain = f"urn:pulumi:dev::platform::{POLICY_URN}::registry-policy"
+
+    def reported(urn: str) -> list[str]:
+        found: list[str] = []
+        keeps = next(p for p in policy_pack.POLICIES if p.name == policy_pack.KEEPS_LIVE_STATEMENTS)
+        keeps.validate(_policy_args(urn, stale), lambda message, _urn=None: found.append(message))
+        return found
+
+    assert reported(inside) == []
+    [message] = reported(plain)
+    assert "AllowLightsailPull-jobs" in message
+
+    cloud.set_policy("team/app", {**stale, "Statement": [CI_PUSH, {**CI_PUSH, "Sid": "Late"}]})
+    [message] = reported(inside)
+    assert ": Late. Fix:" in message
