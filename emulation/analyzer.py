@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi.output import Unknown as SdkUnknown
 from pulumi.runtime import proto
 from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_WIRE
@@ -152,18 +152,54 @@ def analyze_stack_request(resources: Sequence[StackResource]) -> Any:
     return proto.AnalyzeStackRequest(resources=messages)
 
 
-def configure_request(config: Mapping[str, Mapping[str, Any] | str]) -> Any:
-    """``Configure`` with the policy config file's content: per policy, a level or an
-    object of properties that may hold ``enforcementLevel``."""
+def configure_request(config: Mapping[str, Mapping[str, Any] | str], info: Any) -> Any:
+    """``Configure`` as the engine sends it, from the pack's ``GetAnalyzerInfo`` answer
+    (``info``) and the policy config file's content (``config``: per policy, or ``all``,
+    a level or an object of properties that may hold ``enforcementLevel``).
+
+    The engine reconciles the two before it sends anything: every policy of the pack gets
+    its own level and its schema's defaults, the pack's initial config goes over them,
+    then the file's. A policy the file gives only properties keeps its level (the wire's
+    default level, 0, would be advisory)."""
     levels = {name: value for value, name in LEVELS.items()}
-    request = proto.ConfigureAnalyzerRequest()
+    reconciled: dict[str, tuple[int | None, dict[str, Any]]] = {}
+    for policy in info.policies:
+        schema = json_format.MessageToDict(policy.configSchema.properties)
+        defaults = {k: v["default"] for k, v in schema.items() if "default" in v}
+        reconciled[policy.name] = (policy.enforcementLevel, defaults)
+
+    def apply(given: Mapping[str, tuple[int | None, dict[str, Any]]]) -> None:
+        every = given.get("all")
+        if every is not None and every[0] is not None:
+            for name, (_, properties) in list(reconciled.items()):
+                reconciled[name] = (every[0], properties)
+        for name, (level, properties) in given.items():
+            old_level, old_properties = reconciled.get(name, (None, {}))
+            reconciled[name] = (
+                old_level if level is None else level,
+                {**old_properties, **properties},
+            )
+
+    apply(
+        {
+            name: (value.enforcementLevel, json_format.MessageToDict(value.properties))
+            for name, value in info.initialConfig.items()
+        }
+    )
+    from_file: dict[str, tuple[int | None, dict[str, Any]]] = {}
     for policy, value in config.items():
         settings = {"enforcementLevel": value} if isinstance(value, str) else dict(value)
         level = settings.pop("enforcementLevel", None)
-        entry = request.policyConfig[policy]
-        if level is not None:
-            entry.enforcementLevel = levels[level]
-        entry.properties.update(settings)
+        from_file[policy] = (None if level is None else levels[level], settings)
+    apply(from_file)
+
+    request = proto.ConfigureAnalyzerRequest()
+    for name, (level, properties) in reconciled.items():
+        if level is None:
+            raise ValueError(f"policy {name}: the pack has no such policy and no level is given")
+        entry = request.policyConfig[name]
+        entry.enforcementLevel = level
+        entry.properties.update(properties)
     return request
 
 
@@ -216,7 +252,8 @@ class InProcessPack:
 
         self.servicer = _PolicyAnalyzerServicer(name, "0.0.1", policies, EnforcementLevel.ADVISORY)
         if config:
-            self.servicer.Configure(configure_request(config), None)
+            info = self.servicer.GetAnalyzerInfo(None, None)
+            self.servicer.Configure(configure_request(config, info), None)
         self.analyzed: list[str] = []
         """The URN of every resource analyzed, in order (a stack analysis adds "stack")."""
 
