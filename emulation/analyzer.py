@@ -64,8 +64,11 @@ def wire(value: Any) -> Any:
 
 
 def struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:
+    """Properties as the engine marshals them for a pack (``MarshalOptions{KeepUnknowns,
+    KeepSecrets, SkipInternalKeys}``): a top-level key that starts with ``__`` (a dynamic
+    resource's ``__provider``, for one) is internal and not sent; nested ones are."""
     message = struct_pb2.Struct()
-    message.update(wire(properties))
+    message.update(wire({k: v for k, v in properties.items() if not str(k).startswith("__")}))
     return message
 
 
