@@ -14,8 +14,10 @@ them in a pack's process.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version as installed_version
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
@@ -87,15 +89,43 @@ class ProviderRef:
         )
 
 
-def default_aws_provider(stack: str, project: str, config: Mapping[str, Any]) -> ProviderRef:
-    """The default AWS provider: its properties are the stack's ``aws:`` config, as text."""
-    properties = {
-        key.split(":", 1)[1]: value if isinstance(value, str) else json.dumps(value)
-        for key, value in config.items()
-        if key.startswith("aws:")
-    }
-    urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:aws::default"
-    return ProviderRef("pulumi:providers:aws", urn, "default", properties)
+def default_aws_provider(
+    stack: str,
+    project: str,
+    config: Mapping[str, Any],
+    secret_keys: Collection[str] = (),
+    version: str | None = None,
+) -> ProviderRef:
+    """The default AWS provider as the engine registers it: its properties are the stack's
+    ``aws:`` config as text, a secret one (in ``secret_keys``, or a ``Secret``) still
+    secret, plus the ``version`` the program's pulumi_aws asks for (the installed one
+    unless given), which also names it: ``default_7_51_1``."""
+    version = version or installed_version("pulumi_aws")
+    properties: dict[str, Any] = {}
+    for key, value in config.items():
+        if not key.startswith("aws:"):
+            continue
+        secret = isinstance(value, Secret) or key in secret_keys
+        value = value.value if isinstance(value, Secret) else value
+        text = value if isinstance(value, str) else json.dumps(value)
+        properties[key.split(":", 1)[1]] = Secret(text) if secret else text
+    properties["version"] = version
+    name = default_provider_name(version)
+    urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:aws::{name}"
+    return ProviderRef("pulumi:providers:aws", urn, name, properties)
+
+
+def default_provider_name(version: str) -> str:
+    """``default`` and the version's parts, as the engine names a default provider (a
+    name cannot hold dashes or dots): 7.51.1 is ``default_7_51_1``."""
+    core, _, build = version.partition("+")
+    release, _, pre = core.partition("-")
+    parts = [
+        *release.split("."),
+        *(pre.split(".") if pre else ()),
+        *(build.split(".") if build else ()),
+    ]
+    return "_".join(["default", *(re.sub(r"\W", "_", part) for part in parts)])
 
 
 def _options(parent: str) -> Any:
