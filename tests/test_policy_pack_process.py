@@ -435,10 +435,15 @@ def test_an_anonymous_pull_is_stopped(team_app: str, pack: PackProcess) -> None:
 @pytest.mark.parametrize(
     ("name", "provider_ref", "stopped"),
     [
-        ("eu-provider", provider("eu", region="eu-west-1"), True),
-        ("us-provider", provider("us", region=HOME_REGION), False),
-        ("eu-stack", default_aws_provider("prod-eu", PROJECT, {"aws:region": "eu-west-1"}), True),
-        ("us-stack", DEFAULT_PROVIDER, False),
+        pytest.param("eu-provider", provider("eu", region="eu-west-1"), True, id="eu-provider"),
+        pytest.param("us-provider", provider("us", region=HOME_REGION), False, id="us-provider"),
+        pytest.param(
+            "eu-stack",
+            default_aws_provider("prod-eu", PROJECT, {"aws:region": "eu-west-1"}),
+            True,
+            id="eu-stack",
+        ),
+        pytest.param("us-stack", DEFAULT_PROVIDER, False, id="us-stack"),
     ],
 )
 def test_the_providers_region_decides_which_live_policy_is_read(
