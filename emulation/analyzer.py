@@ -14,11 +14,13 @@ them in a pack's process.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version as installed_version
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi.output import Unknown as SdkUnknown
 from pulumi.runtime import proto
 from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_WIRE
@@ -64,8 +66,11 @@ def wire(value: Any) -> Any:
 
 
 def struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:
+    """Properties as the engine marshals them for a pack (``MarshalOptions{KeepUnknowns,
+    KeepSecrets, SkipInternalKeys}``): a top-level key that starts with ``__`` (a dynamic
+    resource's ``__provider``, for one) is internal and not sent; nested ones are."""
     message = struct_pb2.Struct()
-    message.update(wire(properties))
+    message.update(wire({k: v for k, v in properties.items() if not str(k).startswith("__")}))
     return message
 
 
@@ -84,15 +89,43 @@ class ProviderRef:
         )
 
 
-def default_aws_provider(stack: str, project: str, config: Mapping[str, Any]) -> ProviderRef:
-    """The default AWS provider: its properties are the stack's ``aws:`` config, as text."""
-    properties = {
-        key.split(":", 1)[1]: value if isinstance(value, str) else json.dumps(value)
-        for key, value in config.items()
-        if key.startswith("aws:")
-    }
-    urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:aws::default"
-    return ProviderRef("pulumi:providers:aws", urn, "default", properties)
+def default_aws_provider(
+    stack: str,
+    project: str,
+    config: Mapping[str, Any],
+    secret_keys: Collection[str] = (),
+    version: str | None = None,
+) -> ProviderRef:
+    """The default AWS provider as the engine registers it: its properties are the stack's
+    ``aws:`` config as text, a secret one (in ``secret_keys``, or a ``Secret``) still
+    secret, plus the ``version`` the program's pulumi_aws asks for (the installed one
+    unless given), which also names it: ``default_7_51_1``."""
+    version = version or installed_version("pulumi_aws")
+    properties: dict[str, Any] = {}
+    for key, value in config.items():
+        if not key.startswith("aws:"):
+            continue
+        secret = isinstance(value, Secret) or key in secret_keys
+        value = value.value if isinstance(value, Secret) else value
+        text = value if isinstance(value, str) else json.dumps(value)
+        properties[key.split(":", 1)[1]] = Secret(text) if secret else text
+    properties["version"] = version
+    name = default_provider_name(version)
+    urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:aws::{name}"
+    return ProviderRef("pulumi:providers:aws", urn, name, properties)
+
+
+def default_provider_name(version: str) -> str:
+    """``default`` and the version's parts, as the engine names a default provider (a
+    name cannot hold dashes or dots): 7.51.1 is ``default_7_51_1``."""
+    core, _, build = version.partition("+")
+    release, _, pre = core.partition("-")
+    parts = [
+        *release.split("."),
+        *(pre.split(".") if pre else ()),
+        *(build.split(".") if build else ()),
+    ]
+    return "_".join(["default", *(re.sub(r"\W", "_", part) for part in parts)])
 
 
 def _options(parent: str) -> Any:
@@ -152,18 +185,54 @@ def analyze_stack_request(resources: Sequence[StackResource]) -> Any:
     return proto.AnalyzeStackRequest(resources=messages)
 
 
-def configure_request(config: Mapping[str, Mapping[str, Any] | str]) -> Any:
-    """``Configure`` with the policy config file's content: per policy, a level or an
-    object of properties that may hold ``enforcementLevel``."""
+def configure_request(config: Mapping[str, Mapping[str, Any] | str], info: Any) -> Any:
+    """``Configure`` as the engine sends it, from the pack's ``GetAnalyzerInfo`` answer
+    (``info``) and the policy config file's content (``config``: per policy, or ``all``,
+    a level or an object of properties that may hold ``enforcementLevel``).
+
+    The engine reconciles the two before it sends anything: every policy of the pack gets
+    its own level and its schema's defaults, the pack's initial config goes over them,
+    then the file's. A policy the file gives only properties keeps its level (the wire's
+    default level, 0, would be advisory)."""
     levels = {name: value for value, name in LEVELS.items()}
-    request = proto.ConfigureAnalyzerRequest()
+    reconciled: dict[str, tuple[int | None, dict[str, Any]]] = {}
+    for policy in info.policies:
+        schema = json_format.MessageToDict(policy.configSchema.properties)
+        defaults = {k: v["default"] for k, v in schema.items() if "default" in v}
+        reconciled[policy.name] = (policy.enforcementLevel, defaults)
+
+    def apply(given: Mapping[str, tuple[int | None, dict[str, Any]]]) -> None:
+        every = given.get("all")
+        if every is not None and every[0] is not None:
+            for name, (_, properties) in list(reconciled.items()):
+                reconciled[name] = (every[0], properties)
+        for name, (level, properties) in given.items():
+            old_level, old_properties = reconciled.get(name, (None, {}))
+            reconciled[name] = (
+                old_level if level is None else level,
+                {**old_properties, **properties},
+            )
+
+    apply(
+        {
+            name: (value.enforcementLevel, json_format.MessageToDict(value.properties))
+            for name, value in info.initialConfig.items()
+        }
+    )
+    from_file: dict[str, tuple[int | None, dict[str, Any]]] = {}
     for policy, value in config.items():
         settings = {"enforcementLevel": value} if isinstance(value, str) else dict(value)
         level = settings.pop("enforcementLevel", None)
-        entry = request.policyConfig[policy]
-        if level is not None:
-            entry.enforcementLevel = levels[level]
-        entry.properties.update(settings)
+        from_file[policy] = (None if level is None else levels[level], settings)
+    apply(from_file)
+
+    request = proto.ConfigureAnalyzerRequest()
+    for name, (level, properties) in reconciled.items():
+        if level is None:
+            raise ValueError(f"policy {name}: the pack has no such policy and no level is given")
+        entry = request.policyConfig[name]
+        entry.enforcementLevel = level
+        entry.properties.update(properties)
     return request
 
 
@@ -216,7 +285,8 @@ class InProcessPack:
 
         self.servicer = _PolicyAnalyzerServicer(name, "0.0.1", policies, EnforcementLevel.ADVISORY)
         if config:
-            self.servicer.Configure(configure_request(config), None)
+            info = self.servicer.GetAnalyzerInfo(None, None)
+            self.servicer.Configure(configure_request(config, info), None)
         self.analyzed: list[str] = []
         """The URN of every resource analyzed, in order (a stack analysis adds "stack")."""
 
