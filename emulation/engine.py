@@ -542,7 +542,7 @@ class Engine:
             if holder is not None:
                 return ProviderRef(holder.type, urn, holder.name, holder.inputs)
         if resource.type.startswith("aws:"):
-            return default_aws_provider(self.stack, self.project, self.config)
+            return default_aws_provider(self.stack, self.project, self.config, self.secret_keys)
         return None
 
     def _analyze(self, new: ResourceState, properties: Any) -> None:
