@@ -33,7 +33,7 @@ PULLER = f"{ROLE}/amazon/lightsail/us-east-1/containers/web/private-repo-access/
 BATCH, LAYER = "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"
 
 # Statements as other teams leave them in shared repository policies.
-CI_PUSH = {
+CI_PUSH: dict[str, Any] = {
     "Sid": "CiPush",
     "Effect": "Allow",
     "Principal": {"AWS": [f"{ROLE}/ci", f"{ROLE}/release"]},
