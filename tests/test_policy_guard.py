@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from components.rules.policy import SID_PREFIX
 from components.rules.policy_guard import (
     anonymous_pulls,
     canonical,
@@ -528,7 +529,17 @@ def test_property_a_dropped_statement_is_reported_unless_still_held(
     dropped = document["Statement"][index]
     rest = document["Statement"][:index] + document["Statement"][index + 1 :]
     found = removed_statements(document, {"Statement": rest})
-    still_held = canonical(dropped) in {canonical(s) for s in rest}
+    # Held: the same statement; or, unless it is a pull grant of this project, the same
+    # permissions under another Sid, or its Sid kept by its owner's edit.
+    sid = dropped.get("Sid")
+    grant = isinstance(sid, str) and sid.startswith(SID_PREFIX)
+    still_held = canonical(dropped) in {canonical(s) for s in rest} or (
+        not grant
+        and (
+            canonical(dropped, with_sid=False) in {canonical(s, with_sid=False) for s in rest}
+            or (bool(sid) and sid in {s.get("Sid") for s in rest})
+        )
+    )
     assert found == ([] if still_held else [dropped])
 
 
@@ -542,3 +553,26 @@ def test_property_what_is_removed_comes_from_the_live_document_in_order(
     assert positions == sorted(positions)
     held = {canonical(s) for s in proposed["Statement"]}
     assert all(canonical(s) not in held for s in found)
+
+
+def test_the_same_permissions_under_another_sid_or_case_are_kept_but_not_a_renamed_grant() -> None:
+    audit = {
+        "Sid": "Audit",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"{ROLE}/a"},
+        "Action": "ecr:DescribeImages",
+    }
+    grant = {
+        "Sid": f"{SID_PREFIX}web",
+        "Effect": "Allow",
+        "Principal": {"AWS": PULLER},
+        "Action": [BATCH, LAYER],
+    }
+    renamed = {**audit, "Sid": "AuditorReads", "Action": ["ECR:describeimages"]}
+    no_sid = {k: v for k, v in audit.items() if k != "Sid"}
+
+    assert removed_statements({"Statement": [audit]}, {"Statement": [renamed]}) == []
+    assert removed_statements({"Statement": [no_sid]}, {"Statement": [audit]}) == []
+    # The component finds its grant by Sid, to check it and to revoke it.
+    moved = {**grant, "Sid": "PullForWeb"}
+    assert removed_statements({"Statement": [grant]}, {"Statement": [moved]}) == [grant]

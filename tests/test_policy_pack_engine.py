@@ -265,6 +265,7 @@ def test_a_components_document_may_race_another_stacks_grant_but_not_a_foreign_s
     [message] = reported(plain)
     assert "AllowLightsailPull-jobs" in message
 
-    cloud.set_policy("team/app", {**stale, "Statement": [CI_PUSH, {**CI_PUSH, "Sid": "Late"}]})
+    late = {**CI_PUSH, "Sid": "Late", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}
+    cloud.set_policy("team/app", {**stale, "Statement": [CI_PUSH, late]})
     [message] = reported(inside)
     assert ": Late. Fix:" in message

@@ -42,36 +42,46 @@ def removed_statements(
 ) -> list[Statement]:
     """The live statements that ``proposed`` would no longer hold, in the live order.
 
-    A live statement is kept when the proposed document holds the same statement, as
-    IAM reads it (a string or a one-element list, any order of actions or principals).
-    A statement with a Sid is also kept when the proposed document has a statement with
-    that Sid: its owner may edit it. The exception is a pull grant of this project
-    (``AllowLightsailPull-*``), which works only exactly as written: changed is gone.
+    A live statement is kept when the proposed document holds a statement that grants or
+    denies the same, as IAM reads it (a string or a one-element list, any order, actions
+    in any case), whatever its Sid. A statement with a Sid is also kept when the proposed
+    document has a statement with that Sid: its owner may edit it. A pull grant of this
+    project (``AllowLightsailPull-*``) is kept only exactly, Sid included: the component
+    finds it by its Sid to check and revoke it, and a changed grant may not let the
+    service pull.
     """
     held = statements_of(proposed)
-    held_forms = [canonical(s) for s in held]
+    held_forms = {canonical(s) for s in held}
+    held_content = {canonical(s, with_sid=False) for s in held}
     held_sids = {s.get("Sid") for s in held if isinstance(s.get("Sid"), str) and s.get("Sid")}
     removed = []
     for statement in statements_of(live):
+        sid = statement.get("Sid")
+        grant = isinstance(sid, str) and sid.startswith(SID_PREFIX)
         if canonical(statement) in held_forms:
             continue
-        sid = statement.get("Sid")
-        if isinstance(sid, str) and sid in held_sids and not sid.startswith(SID_PREFIX):
+        if not grant and canonical(statement, with_sid=False) in held_content:
+            continue
+        if isinstance(sid, str) and sid in held_sids and not grant:
             continue
         removed.append(statement)
     return removed
 
 
-def canonical(statement: Mapping[str, Any]) -> str:
+def canonical(statement: Mapping[str, Any], with_sid: bool = True) -> str:
     """One text for every way of writing the same statement: a string or a one-element
-    list, any order of actions, principals or condition values, ``"*"`` or
-    ``{"AWS": "*"}`` as the principal."""
-    return json.dumps(_canonical_value(dict(statement)), sort_keys=True)
+    list, any order of actions, principals or condition values, actions in any case
+    (IAM matches them so), ``"*"`` or ``{"AWS": "*"}`` as the principal."""
+    shape = {k: v for k, v in statement.items() if with_sid or k != "Sid"}
+    return json.dumps(_canonical_value(shape), sort_keys=True)
 
 
 def _canonical_value(value: Any, key: str = "", in_condition: bool = False) -> Any:
     if key in ("Principal", "NotPrincipal") and value == "*":
         value = {"AWS": "*"}
+    if key in ("Action", "NotAction"):
+        value = [a.lower() if isinstance(a, str) else a for a in _as_list(value)]
+        return sorted(set(value)) if all(isinstance(a, str) for a in value) else value
     if isinstance(value, Mapping):
         inside = in_condition or key == "Condition"
         return {k: _canonical_value(v, k, inside) for k, v in value.items()}
@@ -87,6 +97,10 @@ def _canonical_value(value: Any, key: str = "", in_condition: bool = False) -> A
     if isinstance(value, str) and (in_condition or key in _SET_ELEMENTS):
         return [value]
     return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def describe(statement: Mapping[str, Any]) -> str:
