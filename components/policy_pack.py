@@ -319,9 +319,15 @@ def keeps_live_statements(args: ResourceValidationArgs, report: ReportViolation)
     ]
     if grants:
         message += (
-            f" {', '.join(grants)} is a Lightsail service's pull grant: removing it stops "
-            "that service's next deployment from pulling; if the service is declared in "
-            "this stack, declare it before this policy so that the pack sees it."
+            f" {', '.join(grants)} "
+            + (
+                "is a Lightsail service's pull grant"
+                if len(grants) == 1
+                else "are Lightsail services' pull grants"
+            )
+            + ": removing one stops that service's next deployment from pulling; if the "
+            "service is declared in this stack, declare it before this policy so that the "
+            "pack sees it."
         )
     report(message, None)
 
