@@ -117,6 +117,29 @@ def test_four_first_ups_at_once_each_land_their_grant(cloud: EmulatedAws, seed: 
     within_the_settle_delay(engines)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_four_first_ups_at_once_pass_the_policy_pack(cloud: EmulatedAws, seed: int) -> None:
+    """With the organisation's pack on every run: a sibling stack's grant that lands
+    between a run's fresh read and its write is not a reason to stop that run (its own
+    run repairs it), so the races above still end with every grant and no violation."""
+    from components import policy_pack
+    from emulation.analyzer import InProcessPack
+
+    fresh_repository(cloud)
+    engines = stacks(4)
+    for engine in engines:
+        engine.policy_pack = InProcessPack(policy_pack.PACK_NAME, policy_pack.POLICIES)
+
+    with scaled_time(seed=seed):
+        outcomes = at_once([Up(e) for e in engines], Interleaving(seed))
+
+    succeeded(outcomes)
+    assert [v for o in outcomes for v in o.policy] == []
+    assert all(held(cloud, e) for e in engines), sids(cloud)
+    analyzed = [urn for e in engines for urn in (e.policy_pack.analyzed if e.policy_pack else [])]
+    assert sum("RepositoryPolicy" in urn for urn in analyzed) == 4
+
+
 def kept_unless_overwritten_unseen(
     cloud: EmulatedAws, written: list[float], engines: list[Engine], interleaving: Interleaving
 ) -> None:
