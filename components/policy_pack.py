@@ -384,7 +384,11 @@ def pulls_only_granted_images(args: StackValidationArgs, report: ReportViolation
         for props in [plain(resource.props)]
         if _text(props.get("name"))
     }
-    documents = [plain(r.props) for r in args.resources if r.resource_type == REPOSITORY_POLICY]
+    documents = [
+        (_written_in(r), plain(r.props))
+        for r in args.resources
+        if r.resource_type == REPOSITORY_POLICY
+    ]
     for deployment in args.resources:
         if deployment.resource_type != DEPLOYMENT_VERSION:
             continue
@@ -423,7 +427,7 @@ class _PullCheck:
         service_name: str,
         region: str | None,
         declared: tuple[PolicyResource, dict[str, Any]] | None,
-        documents: list[dict[str, Any]],
+        documents: list[tuple[str | None, dict[str, Any]]],
     ) -> None:
         self.deployment = deployment
         self.service_name = service_name
@@ -494,11 +498,11 @@ class _PullCheck:
         not known yet; False otherwise."""
         maybe = False
         sid = f"{SID_PREFIX}{self.service_name}"
-        for props in self.documents:
+        for region, props in self.documents:
             if props.get("repository") is UNKNOWN:
                 maybe = True
                 continue
-            if props.get("repository") != image.repository:
+            if props.get("repository") != image.repository or region not in (None, image.region):
                 continue
             if props.get("policy") is UNKNOWN:
                 maybe = True
@@ -512,6 +516,18 @@ class _PullCheck:
             if principal is None and any(s.get("Sid") == sid for s in statements_of(document)):
                 return True  # the component's grant, written once the role has its ARN
         return None if maybe else False
+
+
+def _written_in(resource: PolicyResource) -> str | None:
+    """The Region a repository policy of the stack is written in, when the resource or
+    its provider says (None: the environment's, not known here)."""
+    for value in (
+        plain(resource.props).get("region"),
+        _provider_settings(resource.provider).get("region"),
+    ):
+        if _text(value):
+            return str(value)
+    return None
 
 
 def _puller_role(service: Mapping[str, Any]) -> Any:

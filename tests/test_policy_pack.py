@@ -929,6 +929,22 @@ def test_a_stack_document_of_another_repository_does_not_grant(ecr: Any) -> None
     assert "neither this stack nor the live policy grants" in message
 
 
+def test_a_stack_document_in_another_region_does_not_grant(ecr: Any) -> None:
+    elsewhere = repository_policy(doc(grant("web")))
+    elsewhere.props = handed_over(
+        {"repository": REPOSITORY, "policy": json.dumps(doc(grant("web"))), "region": "eu-west-1"}
+    )
+
+    ((message, _),) = stack_violations(service(), deployment(), elsewhere)
+
+    assert "neither this stack nor the live policy grants" in message
+    here = repository_policy(doc(grant("web")))
+    here.props = handed_over(
+        {"repository": REPOSITORY, "policy": json.dumps(doc(grant("web"))), "region": REGION}
+    )
+    assert stack_violations(service(), deployment(), here) == []
+
+
 def test_private_registry_access_off_is_reported(live: Callable[..., None]) -> None:
     live(grant("web"))
 
