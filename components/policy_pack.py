@@ -467,8 +467,18 @@ class _PullCheck:
                 live = read_repository_policy(access, image.repository, image.account)
             except (Unreadable, UnknownSetting) as exc:
                 return f"{pulls}, and the pack could not read its live policy to check: {exc}"
-            if evaluate(live, principal, self.service_name).granted:
+            verdict = evaluate(live, principal, self.service_name)
+            if verdict.granted and not verdict.blocking:
                 return None
+            if verdict.granted:
+                denials = ", ".join(str(d.statement) for d in verdict.blocking)
+                return (
+                    f"{pulls}, but the live policy denies its puller role {principal} the "
+                    f"pull ({denials}), so the deployment will fail to pull the image. Fix: "
+                    "the owner of that statement must leave the puller role out of it; "
+                    f"`python -m lightsail_ecr_access.doctor {self.service_name} --region "
+                    f"{image.region}` shows the whole diagnosis"
+                )
             where = f"neither this stack nor the live policy grants its puller role {principal}"
         return (
             f"{pulls}, but {where} pull access, so the deployment will fail to pull the image. "

@@ -921,6 +921,29 @@ def test_granted_only_by_the_live_policy_is_not_reported(live: Callable[..., Non
     assert stack_violations(service(), deployment()) == []
 
 
+def test_a_live_deny_on_the_puller_role_is_reported_even_when_granted(
+    live: Callable[..., None],
+) -> None:
+    freeze = {
+        "Sid": "FreezePulls",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "ecr:BatchGetImage",
+    }
+    live(grant("web"), freeze)
+
+    ((message, _),) = stack_violations(service(), deployment())
+
+    assert (
+        f"the live policy denies its puller role {PULLER} the pull (statement FreezePulls)"
+        in message
+    )
+    assert "lightsail_ecr_access.doctor web --region" in message
+    # A Deny that holds only under a condition is for a person to read, not a verdict.
+    live(grant("web"), {**freeze, "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    assert stack_violations(service(), deployment()) == []
+
+
 def test_a_stack_document_of_another_repository_does_not_grant(ecr: Any) -> None:
     other = repository_policy(doc(grant("web")), repository="team/other")
 
