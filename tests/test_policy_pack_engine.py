@@ -24,7 +24,7 @@ from pulumi_policy import (
 
 from components import policy_pack
 from components.container_service import TYPE_TOKEN
-from emulation.analyzer import InProcessPack
+from emulation.analyzer import InProcessPack, StackResource, analyze_stack_request
 from emulation.cloud import EmulatedAws
 from emulation.engine import Engine, PolicyViolation
 from tests.conftest import CI_PUSH, REGION, ROOT
@@ -269,3 +269,30 @@ def test_a_components_document_may_race_another_stacks_grant_but_not_a_foreign_s
     cloud.set_policy("team/app", {**stale, "Statement": [CI_PUSH, late]})
     [message] = reported(inside)
     assert ": Late. Fix:" in message
+
+
+def test_the_components_deployment_pulls_only_what_it_granted(cloud: EmulatedAws) -> None:
+    """The stack policy sees the component's deployment: in the first preview, before the
+    puller role has an ARN, and after the up, when the stack's document grants it."""
+    cloud.push_image("team/app", "1.0")
+    containers = [{"name": "api", "repository": "team/app", "tag": "1.0", "ports": {"80": "HTTP"}}]
+    engine = component_stack(["team/app"], containers=containers)
+
+    assert engine.preview().policy == []
+    assert engine.up().policy == []
+    assert engine.policy_pack is not None and engine.policy_pack.analyzed.count("stack") == 2
+    deployments = [u for u in engine.state if "ContainerServiceDeploymentVersion" in u]
+    assert len(deployments) == 1
+
+    # The control: the same stack, seen by the pack without its own document, is told.
+    stack = [r for r in engine.state.values() if "RepositoryPolicy" not in r.urn]
+    resources = [
+        StackResource(r.urn, r.outputs, None, r.parent, tuple(r.dependencies))
+        for r in stack
+        if r.custom
+    ]
+    cloud.set_policy("team/app", OTHER_TEAMS)
+    [violation] = engine.policy_pack.analyze_stack(analyze_stack_request(resources))
+    assert violation.policy == policy_pack.PULLS_ONLY_GRANTED
+    assert violation.urn == deployments[0]
+    assert "container api of Lightsail service web" in violation.message
