@@ -556,23 +556,11 @@ def test_property_what_is_removed_comes_from_the_live_document_in_order(
 
 
 def test_the_same_permissions_under_another_sid_or_case_are_kept_but_not_a_renamed_grant() -> None:
-    audit = {
-        "Sid": "Audit",
-        "Effect": "Allow",
-        "Principal": {"AWS": f"{ROLE}/a"},
-        "Action": "ecr:DescribeImages",
-    }
-    grant = {
-        "Sid": f"{SID_PREFIX}web",
-        "Effect": "Allow",
-        "Principal": {"AWS": PULLER},
-        "Action": [BATCH, LAYER],
-    }
-    renamed = {**audit, "Sid": "AuditorReads", "Action": ["ECR:describeimages"]}
-    no_sid = {k: v for k, v in audit.items() if k != "Sid"}
+    renamed = {**CI_PUSH, "Sid": "PlatformPush", "Action": [a.upper() for a in CI_PUSH["Action"]]}
+    with_sid = {**NO_SID, "Sid": "RootReads"}
 
-    assert removed_statements({"Statement": [audit]}, {"Statement": [renamed]}) == []
-    assert removed_statements({"Statement": [no_sid]}, {"Statement": [audit]}) == []
+    assert removed_statements({"Statement": [CI_PUSH]}, {"Statement": [renamed]}) == []
+    assert removed_statements({"Statement": [NO_SID]}, {"Statement": [with_sid]}) == []
     # The component finds its grant by Sid, to check it and to revoke it.
-    moved = {**grant, "Sid": "PullForWeb"}
-    assert removed_statements({"Statement": [grant]}, {"Statement": [moved]}) == [grant]
+    moved = {**GRANT, "Sid": "PullForWeb"}
+    assert removed_statements({"Statement": [GRANT]}, {"Statement": [moved]}) == [GRANT]
