@@ -53,7 +53,14 @@ from .aws.provider_reads import (
     read_repository_policy,
 )
 from .rules import policy_guard
-from .rules.policy import SID_PREFIX, Document, MalformedPolicyError, parse_policy, statements_of
+from .rules.policy import (
+    SID_PREFIX,
+    Document,
+    MalformedPolicyError,
+    describe_statement,
+    parse_policy,
+    statements_of,
+)
 from .rules.pull_access import evaluate
 
 PACK_NAME = "lightsail-ecr-access"
@@ -305,7 +312,7 @@ def keeps_live_statements(args: ResourceValidationArgs, report: ReportViolation)
     if not removed:
         return
     repository = str(document.repository)
-    listed = "; ".join(policy_guard.describe(s) for s in removed)
+    listed = "; ".join(describe_statement(s) for s in removed)
     message = (
         f"this document would remove {len(removed)} statement(s) that are live on ECR "
         f"repository {repository} (Region {access.region}): {listed}. Fix: "

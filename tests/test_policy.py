@@ -996,18 +996,18 @@ def test_missing_grants_keeps_the_order_of_the_grants_asked() -> None:
         (doc(CI_PUSH), "1 statement(s): CiPush"),
         (
             doc([NO_SID]),
-            "1 statement(s): (no Sid: Allow ecr:BatchGetImage to "
-            "{'AWS': 'arn:aws:iam::111122223333:root'})",
+            '1 statement(s): a statement without Sid (Allow Action "ecr:BatchGetImage" to '
+            'Principal {"AWS": "arn:aws:iam::111122223333:root"})',
         ),
         (
             doc([{**DENY_NOT_PRINCIPAL, "Sid": ""}, CI_PUSH]),
-            "2 statement(s): (no Sid: Deny ecr:DeleteRepository to "
-            "{'AWS': 'arn:aws:iam::123456789012:role/admin'}), CiPush",
+            '2 statement(s): a statement without Sid (Deny Action "ecr:DeleteRepository" to '
+            'NotPrincipal {"AWS": "arn:aws:iam::123456789012:role/admin"}), CiPush',
         ),
         (
             doc([{k: v for k, v in NOT_ACTION.items() if k != "Sid"}]),
-            "1 statement(s): (no Sid: Allow ['ecr:PutImage'] to "
-            "{'AWS': 'arn:aws:iam::123456789012:role/auditor'})",
+            '1 statement(s): a statement without Sid (Allow NotAction ["ecr:PutImage"] to '
+            'Principal {"AWS": "arn:aws:iam::123456789012:role/auditor"})',
         ),
     ],
 )

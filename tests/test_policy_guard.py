@@ -16,11 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.rules.policy import SID_PREFIX
+from components.rules.policy import SID_PREFIX, describe_statement
 from components.rules.policy_guard import (
     anonymous_pulls,
     canonical,
-    describe,
     is_exempt,
     own_pull_sids,
     private_image,
@@ -79,7 +78,7 @@ def doc(*statements: dict[str, Any], version: str = "2012-10-17") -> dict[str, A
 
 
 def removed(live: dict[str, Any] | None, proposed: dict[str, Any] | None) -> list[str]:
-    return [describe(s) for s in removed_statements(live, proposed)]
+    return [describe_statement(s) for s in removed_statements(live, proposed)]
 
 
 # --- removed_statements: what a whole-document write would drop -----------------------
@@ -189,7 +188,7 @@ def test_a_changed_pull_grant_is_gone() -> None:
 
 def test_an_emptied_document_removes_every_live_statement_in_order() -> None:
     live = {"Statement": [CI_PUSH, NO_SID, GRANT]}
-    assert removed(live, None) == ["CiPush", describe(NO_SID), "AllowLightsailPull-web"]
+    assert removed(live, None) == ["CiPush", describe_statement(NO_SID), "AllowLightsailPull-web"]
 
 
 def test_a_statement_of_another_shape_is_not_held_by_one_that_looks_alike() -> None:
@@ -205,11 +204,11 @@ def test_a_statement_of_another_shape_is_not_held_by_one_that_looks_alike() -> N
 
 
 def test_describe_names_a_statement_by_its_sid() -> None:
-    assert describe(CI_PUSH) == "CiPush"
+    assert describe_statement(CI_PUSH) == "CiPush"
 
 
 def test_describe_names_not_action_without_sid() -> None:
-    text = describe({"Effect": "Allow", "Principal": "*", "NotAction": ["ecr:PutImage"]})
+    text = describe_statement({"Effect": "Allow", "Principal": "*", "NotAction": ["ecr:PutImage"]})
     assert "NotAction" in text and "ecr:PutImage" in text and '"*"' in text
 
 
@@ -321,9 +320,9 @@ def test_what_is_not_an_anonymous_pull(statement: dict[str, Any]) -> None:
 def test_each_anonymous_statement_is_found_once_among_others() -> None:
     public = anonymous(action="ecr:*")
     findings = anonymous_pulls(doc(CI_PUSH, public, ORG_PULL, {**NO_SID, "Principal": "*"}))
-    assert [describe(f.statement) for f in findings] == [
+    assert [describe_statement(f.statement) for f in findings] == [
         "Public",
-        describe({**NO_SID, "Principal": "*"}),
+        describe_statement({**NO_SID, "Principal": "*"}),
     ]
     assert anonymous_pulls(None) == []
 

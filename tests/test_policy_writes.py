@@ -472,8 +472,8 @@ def test_verify_failure_lists_a_statement_without_sid_by_what_it_grants(
     message = str(caught.value)
     assert f"{SID}, {statement_sid('api')} on {WHERE}" in message
     assert (
-        "the live policy holds 1 statement(s): (no Sid: Allow ecr:BatchGetImage to "
-        f"{{'AWS': 'arn:aws:iam::{ACCOUNT}:role/ci'}})" in message
+        "the live policy holds 1 statement(s): a statement without Sid (Allow Action "
+        f'"ecr:BatchGetImage" to Principal {{"AWS": "arn:aws:iam::{ACCOUNT}:role/ci"}})' in message
     )
 
 

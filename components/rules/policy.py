@@ -245,19 +245,29 @@ def missing_grants(document: Mapping[str, Any] | None, statements: list[Statemen
     return [s["Sid"] for s in statements if [c for c in held if c.get("Sid") == s["Sid"]] != [s]]
 
 
+def describe_statement(statement: Mapping[str, Any]) -> str:
+    """A statement as a person finds it in the document: its Sid, else what it does
+    (``NotAction`` and ``NotPrincipal`` said as such: they mean the opposite)."""
+    sid = statement.get("Sid")
+    if isinstance(sid, str) and sid:
+        return sid
+    principal_key = "Principal" if "Principal" in statement else "NotPrincipal"
+    action_key = "Action" if "Action" in statement else "NotAction"
+    principal = json.dumps(statement.get(principal_key), sort_keys=True)
+    actions = json.dumps(statement.get(action_key), sort_keys=True)
+    return (
+        f"a statement without Sid ({statement.get('Effect')} {action_key} {actions} "
+        f"to {principal_key} {principal})"
+    )
+
+
 def describe_statements(document: Mapping[str, Any] | None) -> str:
     """The document's statements in a few words each, for an error message."""
     if document is None:
         return "no policy at all"
-
-    def one(statement: Mapping[str, Any]) -> str:
-        if statement.get("Sid"):
-            return str(statement["Sid"])
-        action = statement.get("Action", statement.get("NotAction"))
-        principal = statement.get("Principal", statement.get("NotPrincipal"))
-        return f"(no Sid: {statement.get('Effect')} {action} to {principal})"
-
     statements = statements_of(document)
     if not statements:
         return "no statement"
-    return f"{len(statements)} statement(s): " + ", ".join(one(s) for s in statements)
+    return f"{len(statements)} statement(s): " + ", ".join(
+        describe_statement(s) for s in statements
+    )

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .policy import PULL_ACTIONS, SID_PREFIX, Statement, statements_of
+from .policy import PULL_ACTIONS, SID_PREFIX, Statement, describe_statement, statements_of
 from .pull_access import statement_actions
 
 # The image grammar of a private ECR repository, as Lightsail pulls it. Anything else
@@ -103,21 +103,6 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def describe(statement: Mapping[str, Any]) -> str:
-    """A statement as a person finds it in the document: its Sid, else what it does."""
-    sid = statement.get("Sid")
-    if isinstance(sid, str) and sid:
-        return sid
-    principal_key = "Principal" if "Principal" in statement else "NotPrincipal"
-    action_key = "Action" if "Action" in statement else "NotAction"
-    principal = json.dumps(statement.get(principal_key), sort_keys=True)
-    actions = json.dumps(statement.get(action_key), sort_keys=True)
-    return (
-        f"a statement without Sid ({statement.get('Effect')} {action_key} {actions} "
-        f"to {principal_key} {principal})"
-    )
-
-
 def own_pull_sids(service_names: Iterable[str]) -> set[str]:
     """The Sids of the pull grants of these container services."""
     return {f"{SID_PREFIX}{name}" for name in service_names}
@@ -148,7 +133,7 @@ class AnonymousPull:
     actions: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"{describe(self.statement)} allows {', '.join(self.actions)} to everyone"
+        return f"{describe_statement(self.statement)} allows {', '.join(self.actions)} to everyone"
 
 
 def anonymous_pulls(document: Mapping[str, Any] | None) -> list[AnonymousPull]:
