@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .policy import PULL_ACTIONS, SID_PREFIX, Statement, describe_statement, statements_of
-from .pull_access import statement_actions
+from .pull_access import aws_principals, statement_actions, wildcard_matches
 
 # The image grammar of a private ECR repository, as Lightsail pulls it. Anything else
 # (Docker Hub, ECR Public, an image pushed to the service itself) is not this pack's.
@@ -113,13 +113,7 @@ def is_exempt(statement: Mapping[str, Any], exempt_sids: Iterable[str]) -> bool:
     sid = statement.get("Sid")
     if not isinstance(sid, str) or not sid:
         return False
-    return any(_glob(pattern).fullmatch(sid) for pattern in exempt_sids)
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile(
-        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    )
+    return any(wildcard_matches(pattern, sid) for pattern in exempt_sids)
 
 
 # --- anonymous pulls -----------------------------------------------------------------
@@ -154,13 +148,7 @@ def anonymous_pulls(document: Mapping[str, Any] | None) -> list[AnonymousPull]:
 def _everyone(statement: Mapping[str, Any]) -> bool:
     if "NotPrincipal" in statement:
         return True  # Allow to all principals but the ones named
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    if isinstance(principal, Mapping):
-        values = principal.get("AWS")
-        return "*" in (values if isinstance(values, list) else [values])
-    return False
+    return "*" in aws_principals(statement.get("Principal"))
 
 
 # --- images a deployment pulls -------------------------------------------------------

@@ -139,12 +139,18 @@ class PullAccess:
         return self.granted and not self.conditional_grants and not self.blocking
 
 
-def action_matches(pattern: object, action: str) -> bool:
-    """IAM action matching: ``*`` any run of characters, ``?`` one, case-insensitive."""
+def wildcard_matches(pattern: object, text: str, ignore_case: bool = False) -> bool:
+    """IAM-style wildcards: ``*`` any run of characters, ``?`` one, the rest literally."""
     if not isinstance(pattern, str):
         return False
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, action, re.IGNORECASE | re.DOTALL) is not None
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.fullmatch(regex, text, flags) is not None
+
+
+def action_matches(pattern: object, action: str) -> bool:
+    """IAM action matching: wildcards, and case does not count."""
+    return wildcard_matches(pattern, action, ignore_case=True)
 
 
 def statement_actions(statement: Mapping[str, Any], actions: Iterable[str]) -> tuple[str, ...]:
@@ -225,7 +231,7 @@ def _as_list(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _aws_principals(value: object) -> list[str]:
+def aws_principals(value: object) -> list[str]:
     """The AWS principals an element names: ``"*"`` alone, or the ``AWS`` entry's values."""
     if value == "*":
         return ["*"]
@@ -246,10 +252,10 @@ def _names(principals: list[str], principal_arn: str, deny: bool) -> bool:
 
 def _applies_to(statement: Mapping[str, Any], principal_arn: str, deny: bool) -> bool:
     if "Principal" in statement:
-        return _names(_aws_principals(statement["Principal"]), principal_arn, deny)
+        return _names(aws_principals(statement["Principal"]), principal_arn, deny)
     if "NotPrincipal" in statement:
         # Everyone except those named; only the exact ARN (or "*") leaves the role out.
-        return not _names(_aws_principals(statement["NotPrincipal"]), principal_arn, False)
+        return not _names(aws_principals(statement["NotPrincipal"]), principal_arn, False)
     return False
 
 
@@ -258,7 +264,7 @@ def _stale_grants(
 ) -> Iterator[StaleGrant]:
     ours = ref.sid == statement_sid(service_name)
     current = _PULLER_ROLE.fullmatch(principal_arn)
-    for principal in _aws_principals(statement.get("Principal")):
+    for principal in aws_principals(statement.get("Principal")):
         if principal in ("*", principal_arn):
             continue
         if ours:
