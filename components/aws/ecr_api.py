@@ -27,11 +27,13 @@ def describe_repository(ecr: Any, name: str, region: str) -> dict[str, Any]:
     return dict(response["repositories"][0])
 
 
-def get_policy_text(ecr: Any, name: str, arn: str) -> str | None:
-    """The repository's policy text, or None when it has no policy."""
+def get_policy_text(ecr: Any, name: str, arn: str, registry_id: str | None = None) -> str | None:
+    """The repository's policy text, or None when it has no policy; ``registry_id``
+    names another account's registry (the caller's own when None)."""
+    registry = {"registryId": registry_id} if registry_id else {}
     try:
         with aws_call("ecr:GetRepositoryPolicy", arn):
-            return str(ecr.get_repository_policy(repositoryName=name)["policyText"])
+            return str(ecr.get_repository_policy(repositoryName=name, **registry)["policyText"])
     except AwsCallError as exc:
         if exc.code == "RepositoryPolicyNotFoundException":
             return None

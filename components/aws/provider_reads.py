@@ -24,7 +24,7 @@ from botocore.exceptions import ProfileNotFound
 
 from ..rules.errors import ConfigurationError
 from ..rules.policy import Document, MalformedPolicyError, parse_policy
-from . import lightsail_api, sdk
+from . import ecr_api, lightsail_api, sdk
 from .identity import AwsIdentity
 
 # Settings of the provider that decide who the reads act as, and in which Region.
@@ -102,15 +102,13 @@ def read_repository_policy(
     ecr = _client("ecr", access)
     where = f"repository {repository} in {access.region}"
     try:
-        with sdk.aws_call("ecr:GetRepositoryPolicy", where):
-            extra = {"registryId": registry_id} if registry_id else {}
-            text = ecr.get_repository_policy(repositoryName=repository, **extra)["policyText"]
+        text = ecr_api.get_policy_text(ecr, repository, where, registry_id)
     except sdk.AwsCallError as exc:
-        if exc.code in ("RepositoryPolicyNotFoundException", "RepositoryNotFoundException"):
-            return None
+        if exc.code == "RepositoryNotFoundException":
+            return None  # created by this very run, later: nothing is live yet
         raise Unreadable(_as(access, str(exc))) from None
     try:
-        return parse_policy(str(text))
+        return parse_policy(text)
     except MalformedPolicyError as exc:
         raise Unreadable(f"the live policy of {where} cannot be read: {exc}") from None
 
