@@ -211,6 +211,22 @@ class AwsIdentity:
         except ProfileNotFound:
             raise self._profile_not_found() from None
 
+    def configured_region(self) -> str | None:
+        """The Region the AWS provider falls back to when none is set: the environment's
+        (AWS_REGION, then AWS_DEFAULT_REGION), then the profile's in the shared config."""
+        for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(variable):
+                return os.environ[variable]
+        core = _new_core_session()
+        if self.shared_config_file:
+            core.set_config_variable("config_file", os.path.expanduser(self.shared_config_file))
+        if self.profile:
+            core.set_config_variable("profile", self.profile)
+        try:
+            return core.get_config_variable("region") or None
+        except ProfileNotFound:
+            return None
+
     def client(
         self,
         service: str,

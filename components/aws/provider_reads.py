@@ -14,13 +14,9 @@ what was missing (credentials, the IAM action, a setting) so the pack can report
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import botocore.session
-from botocore.exceptions import ProfileNotFound
 
 from ..rules.errors import ConfigurationError
 from ..rules.policy import Document, MalformedPolicyError, parse_policy
@@ -81,7 +77,7 @@ class ProviderAccess:
             identity = AwsIdentity.from_provider_settings(lambda key: _text(settings.get(key)))
         except ConfigurationError as exc:
             raise Unreadable(f"the AWS provider's settings cannot be followed: {exc}") from None
-        region = resource_region or _text(settings.get("region")) or _default_region(identity)
+        region = resource_region or _text(settings.get("region")) or identity.configured_region()
         if not region:
             raise Unreadable(
                 "no AWS Region is set for the provider (aws:region), the resource or the "
@@ -144,19 +140,3 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (int, float)):
         return str(value)
     return json.dumps(value)
-
-
-def _default_region(identity: AwsIdentity) -> str | None:
-    """The Region the provider falls back to: the environment's, then the profile's."""
-    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        if os.environ.get(variable):
-            return os.environ[variable]
-    core = botocore.session.Session()
-    if identity.shared_config_file:
-        core.set_config_variable("config_file", os.path.expanduser(identity.shared_config_file))
-    if identity.profile:
-        core.set_config_variable("profile", identity.profile)
-    try:
-        return core.get_config_variable("region") or None
-    except ProfileNotFound:
-        return None
