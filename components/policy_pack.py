@@ -45,7 +45,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from .aws.provider_reads import (
-    UNKNOWN_SETTING,
+    UNKNOWN,
     ProviderAccess,
     UnknownSetting,
     Unreadable,
@@ -90,8 +90,6 @@ _UNKNOWN_VALUES = {
     _proxy.UNKNOWN_ARCHIVE_VALUE,
     _proxy.UNKNOWN_OBJECT_VALUE,
 }
-UNKNOWN: Any = UNKNOWN_SETTING
-"""Stands for a value the engine does not know yet (a preview before a dependency exists)."""
 
 _FIX = (
     "keep each of them in the document (`aws ecr get-repository-policy --repository-name "

@@ -37,6 +37,11 @@ _IDENTITY_SETTINGS = (
 _STATIC_KEYS = ("accessKey", "secretKey", "token")
 
 
+UNKNOWN: Any = object()
+"""Stands for a value the engine does not know yet (a preview before what it depends on
+exists): in a provider's settings here, and in any property the pack reads."""
+
+
 class Unreadable(RuntimeError):
     """What the pack needed to read could not be read; the message says why."""
 
@@ -60,7 +65,7 @@ class ProviderAccess:
         """From the provider's properties (plain values; ``unknown`` marks one not known
         yet) and the resource's own ``region`` argument, which wins when set."""
         settings = dict(settings or {})
-        unknown = [k for k in (*_IDENTITY_SETTINGS, "region") if settings.get(k) is _UNKNOWN]
+        unknown = [k for k in (*_IDENTITY_SETTINGS, "region") if settings.get(k) is UNKNOWN]
         if unknown:
             raise UnknownSetting(
                 f"the AWS provider's {', '.join(unknown)} is not known until the resources "
@@ -84,11 +89,6 @@ class ProviderAccess:
                 "environment (AWS_REGION); set one of them"
             )
         return cls(identity, region, identity.describe())
-
-
-UNKNOWN_SETTING: Any = object()
-"""Marks a provider setting whose value is not known yet (pass it in ``settings``)."""
-_UNKNOWN = UNKNOWN_SETTING
 
 
 def read_repository_policy(
