@@ -13,10 +13,10 @@ from .dynamic_providers import AdoptionCheck, PullerRole
 from .program.aws_provider import check_no_explicit_provider, provider_for
 from .program.plan import ServiceInputs, ServicePlan, check_inputs, plan_service
 from .program.repository_policies import RepositoryPolicyBook
-from .rules import deployment
+from .rules import deployment, type_tokens
 from .rules.operator_policy import operator_policy
 
-TYPE_TOKEN = "lightsail-ecr:index:PrivateEcrContainerService"
+TYPE_TOKEN = type_tokens.COMPONENT
 
 
 class PrivateEcrContainerServiceArgs(TypedDict):

@@ -52,7 +52,7 @@ from .aws.provider_reads import (
     read_container_service,
     read_repository_policy,
 )
-from .rules import policy_guard
+from .rules import policy_guard, type_tokens
 from .rules.policy import (
     SID_PREFIX,
     Document,
@@ -71,9 +71,6 @@ CONTAINER_SERVICE = "aws:lightsail/containerService:ContainerService"
 DEPLOYMENT_VERSION = (
     "aws:lightsail/containerServiceDeploymentVersion:ContainerServiceDeploymentVersion"
 )
-
-# The component's type token (container_service.TYPE_TOKEN; a test holds them equal).
-COMPONENT_TYPE = "lightsail-ecr:index:PrivateEcrContainerService"
 
 KEEPS_LIVE_STATEMENTS = "repository-policy-keeps-live-statements"
 READABLE = "repository-policy-readable"
@@ -340,7 +337,7 @@ def keeps_live_statements(args: ResourceValidationArgs, report: ReportViolation)
 def _written_by_the_component(urn: str) -> bool:
     """Whether the resource is a child of this project's component (its URN's type chain)."""
     parts = urn.split("::")
-    return len(parts) > 2 and COMPONENT_TYPE in parts[2].split("$")
+    return len(parts) > 2 and type_tokens.COMPONENT in parts[2].split("$")
 
 
 def live_policy_readable(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -221,10 +221,6 @@ def test_unreadable_live_policy_is_reported_at_the_configured_level(
     assert [v.policy for v in stopped.value.violations] == [policy_pack.READABLE]
 
 
-def test_the_packs_component_type_is_the_components() -> None:
-    assert policy_pack.COMPONENT_TYPE == TYPE_TOKEN
-
-
 def _policy_args(urn: str, document: dict[str, Any]) -> ResourceValidationArgs:
     provider = PolicyProviderResource(
         "pulumi:providers:aws",
