@@ -21,6 +21,7 @@ reads in ``aws.provider_reads``; this module only wires them to CrossGuard.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -218,7 +219,8 @@ def _outcome(access: ProviderAccess, repository: str) -> Document | Unreadable |
         return exc
 
 
-def _result(outcome: Document | Unreadable | None) -> Document | None:
+def _result(outcome: dict[str, Any] | Unreadable | None) -> dict[str, Any] | None:
+    """The value read, or the reason it could not be read, raised."""
     if isinstance(outcome, Unreadable):
         raise outcome
     return outcome
@@ -260,17 +262,18 @@ class _Document:
             self.args.not_applicable(f"the document is not a policy ({exc}); ECR refuses it")
         return None  # pragma: no cover - not_applicable raises
 
+    @functools.cached_property
     def access(self) -> ProviderAccess:
         region = self.region if isinstance(self.region, str) and self.region else None
         return ProviderAccess.of(_provider_settings(self.args.provider), region)
 
     def live(self) -> Document | None:
         """A fresh read of the live policy."""
-        return LIVE_READS.read(self.args.urn, self.access(), str(self.repository))
+        return LIVE_READS.read(self.args.urn, self.access, str(self.repository))
 
     def live_as_just_read(self) -> Document | None:
         """The read the statements check made a moment ago in this call, else a fresh one."""
-        return LIVE_READS.take(self.args.urn, self.access(), str(self.repository))
+        return LIVE_READS.take(self.args.urn, self.access, str(self.repository))
 
 
 def keeps_live_statements(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -285,7 +288,7 @@ def keeps_live_statements(args: ResourceValidationArgs, report: ReportViolation)
     proposed = document.judged()
     exempt_sids = policy_guard.string_list(document.config, "exemptSids", KEEPS_LIVE_STATEMENTS)
     try:
-        access = document.access()
+        access = document.access
         live = document.live()
     except UnknownSetting as exc:
         args.not_applicable(str(exc))
@@ -436,7 +439,7 @@ class _PullCheck:
         self.region = region
         self.declared = declared
         self.documents = documents
-        self._service: dict[str, Any] | Unreadable | bool | None = False
+        self._live: dict[tuple[str, str, str], Document | Unreadable | None] = {}
 
     def problem(self, image: policy_guard.PrivateImage) -> str | None:
         pulls = f"pulls {image.uri} from private ECR repository {image.repository}"
@@ -463,10 +466,7 @@ class _PullCheck:
             where = "this stack does not grant it (its puller role has no ARN yet)"
         else:
             try:
-                access = ProviderAccess.of(
-                    _provider_settings(self.deployment.provider), image.region
-                )
-                live = read_repository_policy(access, image.repository, image.account)
+                live = self._live_policy(image)
             except (Unreadable, UnknownSetting) as exc:
                 return f"{pulls}, and the pack could not read its live policy to check: {exc}"
             verdict = evaluate(live, principal, self.service_name)
@@ -489,19 +489,33 @@ class _PullCheck:
             "to the puller role in the repository policy"
         )
 
+    def _live_policy(self, image: policy_guard.PrivateImage) -> Document | None:
+        """The live policy of the image's repository, read once for every container of
+        the deployment that pulls from it."""
+        key = (image.account, image.region, image.repository)
+        if key not in self._live:
+            try:
+                access = ProviderAccess.of(
+                    _provider_settings(self.deployment.provider), image.region
+                )
+                self._live[key] = read_repository_policy(access, image.repository, image.account)
+            except Unreadable as exc:
+                self._live[key] = exc
+        return _result(self._live[key])
+
     def _the_service(self) -> dict[str, Any] | None:
         if self.declared is not None:
             return self.declared[1]
-        if self._service is False:
-            try:
-                settings = _provider_settings(self.deployment.provider)
-                access = ProviderAccess.of(settings, self.region)
-                self._service = read_container_service(access, self.service_name)
-            except Unreadable as exc:
-                self._service = exc
-        if isinstance(self._service, Unreadable):
-            raise self._service
-        return self._service  # type: ignore[return-value]
+        return _result(self._live_service)
+
+    @functools.cached_property
+    def _live_service(self) -> dict[str, Any] | Unreadable | None:
+        """A service the stack does not declare, as Lightsail describes it (read once)."""
+        try:
+            access = ProviderAccess.of(_provider_settings(self.deployment.provider), self.region)
+            return read_container_service(access, self.service_name)
+        except Unreadable as exc:
+            return exc
 
     def _granted_in_stack(
         self, image: policy_guard.PrivateImage, principal: str | None

@@ -34,6 +34,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from components import policy_pack
 from components.container_service import TYPE_TOKEN
 from components.policy_pack import (
     CONTAINER_SERVICE,
@@ -1048,6 +1049,26 @@ def test_each_container_is_judged_on_its_own(live: Callable[..., None], ecr: Any
 
     assert message.startswith("container worker of Lightsail service web")
     assert "private ECR repository team/worker" in message
+
+
+def test_containers_pulling_from_one_repository_share_one_read(
+    live: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live(CI_PUSH)
+    reads: list[str] = []
+    real = policy_pack.read_repository_policy
+
+    def counted(access: Any, repository: str, registry_id: str | None = None) -> Any:
+        reads.append(repository)
+        return real(access, repository, registry_id)
+
+    monkeypatch.setattr(policy_pack, "read_repository_policy", counted)
+    images = {"app": IMAGE, "sidecar": IMAGE.replace(":1.4", ":1.5")}
+
+    found = stack_violations(service(), deployment(images=images))
+
+    assert [m.split(" of ")[0] for m, _ in found] == ["container app", "container sidecar"]
+    assert reads == [REPOSITORY]
 
 
 @pytest.fixture
