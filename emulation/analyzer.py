@@ -289,10 +289,14 @@ class InProcessPack:
             self.servicer.Configure(configure_request(config, info), None)
         self.analyzed: list[str] = []
         """The URN of every resource analyzed, in order (a stack analysis adds "stack")."""
+        self.not_applicable: dict[str, dict[str, str]] = {}
+        """By URN, the last answer's policies that did not apply, with their reasons."""
 
     def analyze(self, request: Any) -> list[Violation]:
         self.analyzed.append(request.urn)
-        return violations(self.servicer.Analyze(request, None), request.urn)
+        answer = self.servicer.Analyze(request, None)
+        self.not_applicable[request.urn] = not_applicable(answer)
+        return violations(answer, request.urn)
 
     def analyze_stack(self, request: Any) -> list[Violation]:
         self.analyzed.append("stack")

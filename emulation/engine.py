@@ -504,7 +504,7 @@ class Engine:
             ignore = set(request.ignoreChanges)
             if new.type.startswith(_DYNAMIC):
                 self._check(new, old.inputs if old is not None else {})
-            self._analyze(new, request.object)
+            self._analyze(new)
             if old is None and request.importId:
                 old = self._import(new, request.importId)
                 self._report.record("imported", new.name)
@@ -545,10 +545,11 @@ class Engine:
             return default_aws_provider(self.stack, self.project, self.config, self.secret_keys)
         return None
 
-    def _analyze(self, new: ResourceState, properties: Any) -> None:
-        """Analyze, before the step: the inputs as registered (unknowns, secrets kept)."""
+    def _analyze(self, new: ResourceState) -> None:
+        """Analyze, before the step: the inputs as the provider's Check left them, with
+        unknowns and secrets kept, as the engine's step generator hands them over."""
         if self.policy_pack is not None:
-            request = analyze_request(new.urn, properties, self._provider_ref(new), new.parent)
+            request = analyze_request(new.urn, new.inputs, self._provider_ref(new), new.parent)
             self._judged(self.policy_pack.analyze(request))
 
     def _analyze_stack(self) -> None:

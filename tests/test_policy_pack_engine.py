@@ -106,6 +106,18 @@ def test_the_components_own_documents_pass_through_up_change_and_destroy(
 
     plan = engine.preview()
     assert plan.policy == []
+    # The first preview cannot know the documents (they need the puller role's ARN):
+    # they are not judged then, and say so.
+    assert engine.policy_pack is not None
+    assert len(analyzed_policies(engine)) == 2
+    for urn in analyzed_policies(engine):
+        reasons = engine.policy_pack.not_applicable[urn]
+        assert set(reasons) == {
+            policy_pack.KEEPS_LIVE_STATEMENTS,
+            policy_pack.READABLE,
+            policy_pack.NO_ANONYMOUS_PULL,
+        }
+        assert all(r.startswith("the document is not known yet") for r in reasons.values())
     first = engine.up()
     assert first.policy == []
     assert engine.up().policy == []
