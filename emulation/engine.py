@@ -410,9 +410,6 @@ class Engine:
             crash = _crash_in(exc)
             if crash is not None:
                 raise crash from exc
-            stopped = _violation_in(exc)
-            if stopped is not None:
-                raise stopped from exc
             command = "preview" if preview else "up"
             raise DeploymentFailed(f"pulumi {command} failed: {exc}") from exc
         removed = [s for urn, s in self.state.items() if urn not in self._seen]
@@ -705,21 +702,10 @@ def _end_leftover_tasks() -> None:
 
 def _crash_in(exc: BaseException) -> EngineCrashed | None:
     """The crash behind a failure the SDK wrapped on its way out of the program."""
-    found = _cause_of(exc, EngineCrashed)
-    return found if isinstance(found, EngineCrashed) else None
-
-
-def _violation_in(exc: BaseException) -> PolicyViolation | None:
-    """The pack's verdict behind a failure the SDK wrapped on its way out."""
-    found = _cause_of(exc, PolicyViolation)
-    return found if isinstance(found, PolicyViolation) else None
-
-
-def _cause_of(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
+        if isinstance(current, EngineCrashed):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -631,6 +631,20 @@ def test_static_keys_in_the_provider_are_reported_as_unreadable(live: Callable[.
     assert validate(KEEPS_LIVE_STATEMENTS, args) == []  # not judged: readable says why
 
 
+def test_a_web_identity_provider_is_reported_as_unreadable(live: Callable[..., None]) -> None:
+    live(CI_PUSH)
+    web_identity = json.dumps({"roleArn": DEPLOYER, "webIdentityToken": "token"})
+    args = policy_args(
+        doc(), provider=aws_provider(region=REGION, assumeRoleWithWebIdentity=web_identity)
+    )
+
+    (message,) = validate(READABLE, args)
+
+    assert "the AWS provider's settings cannot be followed" in message
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE" in message  # the way that does work
+    assert validate(KEEPS_LIVE_STATEMENTS, args) == []
+
+
 def test_access_denied_names_the_permission(
     live: Callable[..., None], inject_error: Callable[[str, str, str], None]
 ) -> None:
