@@ -43,7 +43,7 @@ class EndpointSession(boto3.session.Session):
 
     endpoints: dict[str, str]
 
-    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("endpoint_url") is None and service_name in self.endpoints:
             kwargs["endpoint_url"] = self.endpoints[service_name]
         return super().client(service_name, *args, **kwargs)

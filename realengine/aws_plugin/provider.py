@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -43,6 +43,7 @@ from pulumi.provider.experimental.provider import (
     UpdateRequest,
     UpdateResponse,
 )
+from pulumi.runtime import rpc
 
 from emulation.provider_identity import provider_session
 from emulation.providers import PROVIDERS, EmulatedProvider
@@ -89,6 +90,9 @@ as the bridged resource waits for IAM to see a new principal)."""
 
 UNKNOWN: Any = Computed()
 """A value the engine does not know yet (a preview)."""
+_WIRE_UNKNOWN = rpc.UNKNOWN
+"""An unknown on the wire. The SDK's PropertyValue (3.272) reads it as a plain string and
+cannot marshal its own ``Computed``: the conversions below stand in for both."""
 
 T = TypeVar("T")
 
@@ -100,13 +104,13 @@ def plain(value: PropertyValue) -> Any:
     """The value without secret markers; unknowns as ``UNKNOWN``; whole numbers as int
     (the AWS APIs take integers)."""
     inner = value.value
-    if isinstance(inner, Computed):
+    if isinstance(inner, Computed) or inner == _WIRE_UNKNOWN:
         return UNKNOWN
     if isinstance(inner, float) and inner.is_integer():
         return int(inner)
-    if isinstance(inner, dict):
+    if isinstance(inner, Mapping):
         return {k: plain(v) for k, v in inner.items()}
-    if isinstance(inner, (list, tuple)):
+    if isinstance(inner, Sequence) and not isinstance(inner, str):
         return [plain(v) for v in inner]
     return inner
 
@@ -118,8 +122,8 @@ def plain_map(values: dict[str, PropertyValue] | None) -> dict[str, Any]:
 def property_value(value: Any, secret: bool = False) -> PropertyValue:
     if isinstance(value, PropertyValue):
         return value.with_secret(value.is_secret or secret)
-    if isinstance(value, Computed):
-        converted = PropertyValue.computed()
+    if isinstance(value, Computed) or value == _WIRE_UNKNOWN:
+        converted = PropertyValue(_WIRE_UNKNOWN)
     elif isinstance(value, bool) or value is None or isinstance(value, str):
         converted = PropertyValue(value)
     elif isinstance(value, (int, float)):
@@ -141,7 +145,7 @@ def outputs_of(plain_outputs: dict[str, Any], *sources: dict[str, PropertyValue]
 
 
 def _contains_unknown(value: Any) -> bool:
-    if isinstance(value, Computed):
+    if isinstance(value, Computed) or value == _WIRE_UNKNOWN:
         return True
     if isinstance(value, dict):
         return any(_contains_unknown(v) for v in value.values())
@@ -252,7 +256,7 @@ class AwsStandIn(Provider):
                 self._sessions[region] = provider_session(self.settings, region)
             return self._sessions[region]
 
-    def _caller_identity(self, region: str) -> dict[str, Any]:
+    def _caller_identity(self, region: str | None) -> dict[str, Any]:
         identity = self.session(region).client("sts", region_name=region).get_caller_identity()
         return {
             "accountId": identity["Account"],
@@ -265,7 +269,7 @@ class AwsStandIn(Provider):
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         args = plain_map(request.args)
-        region = args.get("region") or args.get("name") or self.region
+        region = str(args.get("region") or args.get("name") or self.region or "")
         if request.tok == "aws:index/getCallerIdentity:getCallerIdentity":
             try:
                 found = await asyncio.to_thread(self._caller_identity, region)
@@ -393,7 +397,7 @@ class AwsStandIn(Provider):
     async def read(self, request: ReadRequest) -> ReadResponse:
         emulated = self._emulated(request.type)
         state, inputs = plain_map(request.properties), plain_map(request.inputs)
-        region = state.get("region") or inputs.get("region") or self.region
+        region = str(state.get("region") or inputs.get("region") or self.region or "")
         doing = f"reading {_WHAT[request.type]} ({request.resource_id})"
 
         def read() -> tuple[dict[str, Any], dict[str, Any]] | None:
