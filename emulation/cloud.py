@@ -38,7 +38,7 @@ PROD_ACCOUNT = "222222222222"
 # A laptop's shared config: the default credentials are the dev account's; the `prod`
 # profile assumes a role in another account, as most organisations set it up. moto
 # places the calls made with an assumed role's keys into that role's account.
-_SHARED_CONFIG = f"""\
+SHARED_CONFIG = f"""\
 [profile dev]
 aws_access_key_id = emulated-dev
 aws_secret_access_key = emulated-dev
@@ -96,7 +96,41 @@ class VirtualClock:
         self.offset += seconds
 
 
-class EmulatedAws:
+class EcrHelpers:
+    """Repositories, policies and images as a test sets them up, through ``ecr_as``:
+    shared by the in-process cloud and the emulated AWS server's client side."""
+
+    def ecr_as(self, profile: str | None) -> Any:
+        raise NotImplementedError
+
+    def create_repository(
+        self, name: str, policy: dict[str, Any] | None = None, *, profile: str | None = None
+    ) -> None:
+        self.ecr_as(profile).create_repository(repositoryName=name)
+        if policy is not None:
+            self.set_policy(name, policy, profile=profile)
+
+    def set_policy(self, name: str, policy: dict[str, Any], *, profile: str | None = None) -> None:
+        self.ecr_as(profile).set_repository_policy(
+            repositoryName=name, policyText=json.dumps(policy)
+        )
+
+    def push_image(self, name: str, tag: str, *, profile: str | None = None) -> None:
+        """An image under ``tag`` in the repository, as `docker push` would leave it."""
+        self.ecr_as(profile).put_image(
+            repositoryName=name, imageManifest=json.dumps(image_manifest(tag)), imageTag=tag
+        )
+
+    def policy(self, name: str, *, profile: str | None = None) -> dict[str, Any] | None:
+        """The repository's policy document, or None when it has none."""
+        ecr = self.ecr_as(profile)
+        try:
+            return dict(json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"]))
+        except ecr.exceptions.RepositoryPolicyNotFoundException:
+            return None
+
+
+class EmulatedAws(EcrHelpers):
     """Use as a context manager; repositories, policies and services persist inside it."""
 
     def __init__(
@@ -123,7 +157,7 @@ class EmulatedAws:
         self._config_dir = tempfile.TemporaryDirectory(prefix="emulated-aws-")
         self.shared_config_file = os.path.join(self._config_dir.name, "config")
         with open(self.shared_config_file, "w") as config:
-            config.write(_SHARED_CONFIG)
+            config.write(SHARED_CONFIG)
         environment = {**_FAKE_ENV, "AWS_CONFIG_FILE": self.shared_config_file}
         for key, value in environment.items():
             self._saved_env[key] = os.environ.get(key)
@@ -170,32 +204,6 @@ class EmulatedAws:
         if profile is None:
             return self.ecr
         return boto3.session.Session(profile_name=profile).client("ecr", region_name=self.region)
-
-    def create_repository(
-        self, name: str, policy: dict[str, Any] | None = None, *, profile: str | None = None
-    ) -> None:
-        self.ecr_as(profile).create_repository(repositoryName=name)
-        if policy is not None:
-            self.set_policy(name, policy, profile=profile)
-
-    def set_policy(self, name: str, policy: dict[str, Any], *, profile: str | None = None) -> None:
-        self.ecr_as(profile).set_repository_policy(
-            repositoryName=name, policyText=json.dumps(policy)
-        )
-
-    def push_image(self, name: str, tag: str, *, profile: str | None = None) -> None:
-        """An image under ``tag`` in the repository, as `docker push` would leave it."""
-        self.ecr_as(profile).put_image(
-            repositoryName=name, imageManifest=json.dumps(image_manifest(tag)), imageTag=tag
-        )
-
-    def policy(self, name: str, *, profile: str | None = None) -> dict[str, Any] | None:
-        """The repository's policy document, or None when it has none."""
-        ecr = self.ecr_as(profile)
-        try:
-            return dict(json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"]))
-        except ecr.exceptions.RepositoryPolicyNotFoundException:
-            return None
 
     # --- faults ------------------------------------------------------------------------
 

@@ -169,12 +169,24 @@ class LightsailEmulator:
     # --- the API -----------------------------------------------------------------------
 
     def _handle(self, request: Any, **_: Any) -> AWSResponse:
+        """The botocore hook: one request of an in-process client."""
         operation = request.headers["X-Amz-Target"].decode().split(".")[-1]
         region = request.url.split(".")[1]  # https://lightsail.<region>.amazonaws.com/
-        params = json.loads(request.body or b"{}")
+        access_key, _region = credential_scope(request.headers.get("Authorization", b""))
+        status, body = self.answer(operation, json.loads(request.body or b"{}"), region, access_key)
+        return json_response(status, body)
+
+    def answer(
+        self, operation: str, params: dict[str, Any], region: str, access_key: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        """One call of the API, whichever way it arrived (a botocore hook in this process,
+        or HTTP to the emulated AWS server): the status and the JSON body of the reply.
+
+        The call acts in the account moto gives ``access_key`` (the default one without).
+        """
         self._waiting.polls = []
         try:
-            return self._answer(operation, region, params, request)
+            return self._answer(operation, region, params, access_key)
         finally:
             hook, polls = self.on_arn_wait, self._waiting.polls
             if hook is not None:
@@ -182,21 +194,21 @@ class LightsailEmulator:
                     hook(name, poll)
 
     def _answer(
-        self, operation: str, region: str, params: dict[str, Any], request: Any
-    ) -> AWSResponse:
+        self, operation: str, region: str, params: dict[str, Any], access_key: str | None
+    ) -> tuple[int, dict[str, Any]]:
         with self._lock:
-            self._caller = _account_of(request)
+            self._caller = ACCOUNT if access_key is None else str(get_account_id_from(access_key))
             self.calls.append((operation, params))
             try:
                 handler: Callable[[str, dict[str, Any]], dict[str, Any]] = getattr(
                     self, f"_op_{operation}"
                 )
             except AttributeError:
-                return error_response("InvalidInputException", f"{operation} is not emulated")
+                return error_body("InvalidInputException", f"{operation} is not emulated")
             try:
-                return json_response(200, handler(region, params))
+                return 200, handler(region, params)
             except LightsailError as exc:
-                return error_response(exc.code, exc.message, exc.status)
+                return error_body(exc.code, exc.message, exc.status)
 
     def _find(self, region: str, name: str) -> Service:
         service = self.services.get((self._caller, region, name))
@@ -427,16 +439,19 @@ class LightsailEmulator:
         return False
 
 
-def _account_of(request: Any) -> str:
-    """The account moto gives the request's access key (from its SigV4 Authorization)."""
-    authorization = request.headers.get("Authorization", b"")
+def credential_scope(authorization: str | bytes) -> tuple[str | None, str | None]:
+    """The access key and Region of a SigV4 ``Authorization`` header (None: unsigned).
+
+    moto gives each access key its account (a key from ``sts.assume_role`` belongs to the
+    role's account); the Region is the one the client signed for.
+    """
     if isinstance(authorization, bytes):
         authorization = authorization.decode()
     marker = "Credential="
     if marker not in authorization:
-        return ACCOUNT
-    access_key = authorization.split(marker, 1)[1].split("/", 1)[0]
-    return str(get_account_id_from(access_key))
+        return None, None
+    scope = authorization.split(marker, 1)[1].split(",", 1)[0].split("/")
+    return scope[0], (scope[2] if len(scope) > 2 else None)
 
 
 def json_response(status: int, body: dict[str, Any]) -> AWSResponse:
@@ -446,5 +461,10 @@ def json_response(status: int, body: dict[str, Any]) -> AWSResponse:
     return AWSResponse("https://emulated/", status, headers, ResponseBody(data))
 
 
+def error_body(code: str, message: str, status: int = 400) -> tuple[int, dict[str, Any]]:
+    """An error reply in the JSON 1.1 protocol: its status and body."""
+    return status, {"__type": code, "message": message}
+
+
 def error_response(code: str, message: str, status: int = 400) -> AWSResponse:
-    return json_response(status, {"__type": code, "message": message})
+    return json_response(*error_body(code, message, status))

@@ -225,7 +225,35 @@ class DeploymentVersionProvider:
     def read(
         self, aws: Session, id_: str, region: str
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        raise NotImplementedError("deployments are not read in these scenarios")
+        """The version ``<service>/<version>`` as a refresh reads it (none: it is gone)."""
+        service_name, _, version = id_.rpartition("/")
+        client = aws.client("lightsail", region_name=region)
+        try:
+            deployments = client.get_container_service_deployments(serviceName=service_name)
+        except client.exceptions.NotFoundException:
+            return None
+        found = [d for d in deployments["deployments"] if str(d["version"]) == version]
+        if not found:
+            return None
+        deployment = found[0]
+        inputs: dict[str, Any] = {
+            "serviceName": service_name,
+            "region": region,
+            "containers": [
+                {
+                    "containerName": name,
+                    "image": c["image"],
+                    "ports": c.get("ports") or {},
+                    "environment": c.get("environment") or {},
+                    **({"commands": c["command"]} if c.get("command") else {}),
+                }
+                for name, c in deployment["containers"].items()
+            ],
+        }
+        endpoint = deployment.get("publicEndpoint")
+        if endpoint:
+            inputs["publicEndpoint"] = endpoint
+        return inputs, {**inputs, "version": int(version), "state": deployment["state"]}
 
 
 PROVIDERS: dict[str, EmulatedProvider] = {
