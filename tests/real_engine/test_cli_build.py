@@ -140,3 +140,42 @@ def test_a_failing_program_fails_the_preview_with_its_own_error(pulumi):
     done = pulumi("preview", ok=False)
     assert done.returncode != 0
     assert "the program broke on purpose" in done.stdout + done.stderr
+
+
+POLICY_PACK = """\
+import os
+from pulumi_policy import EnforcementLevel, PolicyPack, StackValidationPolicy
+
+
+def report_what_the_pack_sees(args, report_violation):
+    report_violation(f"pack sees stack={os.environ.get('PULUMI_STACK')} "
+                     f"config={os.environ.get('PULUMI_CONFIG')}")
+
+
+PolicyPack(
+    name="smoke-pack",
+    policies=[StackValidationPolicy(name="sees-the-stack", description="smoke",
+                                    validate=report_what_the_pack_sees)],
+    enforcement_level=EnforcementLevel.ADVISORY,
+)
+"""
+
+
+def test_a_python_policy_pack_runs_through_the_host_with_the_stack_config(pulumi, tmp_path):
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text(
+        "runtime:\n"
+        "  name: python\n"
+        "  options:\n"
+        f"    virtualenv: {json.dumps(str(Path(sys.prefix).resolve()))}\n"
+    )
+    (pack / "__main__.py").write_text(POLICY_PACK)
+    pulumi("config", "set", "--secret", "token", SECRET)
+    pulumi("config", "set", "colour", "blue")
+
+    done = pulumi("preview", "--policy-pack", str(pack))
+    assert "pack sees stack=dev" in done.stdout
+    # The host passes the stack's configuration on; the secret stays hidden.
+    assert '"real-engine-smoke:colour":"blue"' in done.stdout
+    assert SECRET not in done.stdout + done.stderr
