@@ -304,21 +304,21 @@ class AwsStandIn(Provider):
         return PROVIDERS[type_]
 
     async def check(self, request: CheckRequest) -> CheckResponse:
-        emulated = self._emulated(request.type)
+        emulated = self._emulated(_type(request))
         checked = dict(request.new_inputs)
         for key, default in emulated.defaults.items():
             if checked.get(key) is None or checked[key].value is None:
                 checked[key] = property_value(default)
         if (checked.get("region") is None or checked["region"].value is None) and self.region:
             checked["region"] = PropertyValue(self.region)
-        return CheckResponse(inputs=checked, failures=_validate(request.type, plain_map(checked)))
+        return CheckResponse(inputs=checked, failures=_validate(_type(request), plain_map(checked)))
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
-        emulated = self._emulated(request.type)
+        emulated = self._emulated(_type(request))
         stored_state, goal = plain_map(request.old_state), plain_map(request.new_inputs)
         ignored = set(request.ignore_changes or [])
         detailed: dict[str, PropertyDiff] = {}
-        for key in _INPUTS[request.type]:
+        for key in _INPUTS[_type(request)]:
             if key in ignored:
                 continue
             stored = stored_state.get(key, emulated.defaults.get(key))
@@ -344,44 +344,44 @@ class AwsStandIn(Provider):
         )
 
     async def create(self, request: CreateRequest) -> CreateResponse:
-        emulated = self._emulated(request.type)
+        emulated = self._emulated(_type(request))
         inputs = plain_map(request.properties)
         if request.preview:
-            outputs = {**inputs, **dict.fromkeys(_COMPUTED[request.type], UNKNOWN)}
+            outputs = {**inputs, **dict.fromkeys(_COMPUTED[_type(request)], UNKNOWN)}
             return CreateResponse(
                 resource_id="", properties=outputs_of(outputs, request.properties)
             )
-        doing = f"creating {_WHAT[request.type]} ({_name_of(request.type, inputs)})"
+        doing = f"creating {_WHAT[_type(request)]} ({_name_of(_type(request), inputs)})"
 
         def create() -> tuple[str, dict[str, Any]]:
             return emulated.create(self.session(inputs.get("region")), inputs)
 
-        id_, outputs = await asyncio.to_thread(self._calling, doing, request.type, create)
-        if request.type == SERVICE:
+        id_, outputs = await asyncio.to_thread(self._calling, doing, _type(request), create)
+        if _type(request) == SERVICE:
             outputs["tagsAll"] = outputs.get("tags") or {}
         return CreateResponse(resource_id=id_, properties=outputs_of(outputs, request.properties))
 
     async def update(self, request: UpdateRequest) -> UpdateResponse:
-        emulated = self._emulated(request.type)
+        emulated = self._emulated(_type(request))
         olds, news = plain_map(request.olds), plain_map(request.news)
         if request.preview:
-            kept = {k: olds[k] for k in _COMPUTED[request.type] if k in olds}
+            kept = {k: olds[k] for k in _COMPUTED[_type(request)] if k in olds}
             return UpdateResponse(properties=outputs_of({**kept, **news}, request.news))
-        doing = f"updating {_WHAT[request.type]} ({request.resource_id})"
+        doing = f"updating {_WHAT[_type(request)]} ({request.resource_id})"
 
         def update() -> dict[str, Any]:
             session = self.session(news.get("region"))
             return emulated.update(session, request.resource_id, olds, news)
 
-        outputs = await asyncio.to_thread(self._calling, doing, request.type, update)
-        if request.type == SERVICE:
+        outputs = await asyncio.to_thread(self._calling, doing, _type(request), update)
+        if _type(request) == SERVICE:
             outputs["tagsAll"] = outputs.get("tags") or {}
         return UpdateResponse(properties=outputs_of(outputs, request.news))
 
     async def delete(self, request: DeleteRequest) -> None:
-        emulated = self._emulated(request.type)
+        emulated = self._emulated(_type(request))
         outputs = plain_map(request.properties)
-        doing = f"deleting {_WHAT[request.type]} ({request.resource_id})"
+        doing = f"deleting {_WHAT[_type(request)]} ({request.resource_id})"
 
         def delete() -> None:
             session = self.session(outputs.get("region"))
@@ -392,22 +392,22 @@ class AwsStandIn(Provider):
                 if exc.response.get("Error", {}).get("Code") not in _GONE:
                     raise
 
-        await asyncio.to_thread(self._calling, doing, request.type, delete)
+        await asyncio.to_thread(self._calling, doing, _type(request), delete)
 
     async def read(self, request: ReadRequest) -> ReadResponse:
-        emulated = self._emulated(request.type)
+        emulated = self._emulated(_type(request))
         state, inputs = plain_map(request.properties), plain_map(request.inputs)
         region = str(state.get("region") or inputs.get("region") or self.region or "")
-        doing = f"reading {_WHAT[request.type]} ({request.resource_id})"
+        doing = f"reading {_WHAT[_type(request)]} ({request.resource_id})"
 
         def read() -> tuple[dict[str, Any], dict[str, Any]] | None:
             return emulated.read(self.session(region), request.resource_id, region)
 
-        live = await asyncio.to_thread(self._calling, doing, request.type, read)
+        live = await asyncio.to_thread(self._calling, doing, _type(request), read)
         if live is None:
             return ReadResponse(resource_id="", properties={}, inputs={})
         live_inputs, live_outputs = live
-        if request.type == POLICY:
+        if _type(request) == POLICY:
             # The stored text stays while the live document means the same; a different
             # one comes back in the provider's normal form.
             for values in (live_inputs, live_outputs):
@@ -416,7 +416,7 @@ class AwsStandIn(Provider):
                     values["policy"] = kept
                 else:
                     values["policy"] = json.dumps(json.loads(values["policy"]))
-        if request.type == SERVICE:
+        if _type(request) == SERVICE:
             live_outputs["tagsAll"] = live_outputs.get("tags") or {}
         return ReadResponse(
             resource_id=request.resource_id,
@@ -466,6 +466,12 @@ def _kind(stored: Any, wanted: Any, replace: bool = False) -> PropertyDiffKind:
 
 def _name_of(type_: str, inputs: dict[str, Any]) -> str:
     return str(inputs.get("name") or inputs.get("repository") or inputs.get("serviceName"))
+
+
+def _type(request: Any) -> str:
+    """The resource's own type: a URN's type is qualified by its parents' types
+    (``parent$child``), and the SDK's ``request.type`` hands over all of it."""
+    return str(request.type).rsplit("$", 1)[-1]
 
 
 def _validate(type_: str, inputs: dict[str, Any]) -> list[CheckFailure]:
