@@ -1,0 +1,289 @@
+"""Running a Pulumi program through the real `pulumi` CLI, against emulated AWS.
+
+A ``Workspace`` is one throwaway Pulumi installation: its own ``PULUMI_HOME``, a local
+file backend, a passphrase secrets provider, and a project folder whose program is
+this repository's own (``__main__.py`` and ``components/`` linked, not copied, so what
+runs is what is checked in). The stand-in ``pulumi-resource-aws`` and the CLI's folder
+come first on ``PATH``; nothing is downloaded (automatic plugin acquisition is off) and
+no call can reach a real account (fake keys, endpoints on loopback, no instance
+metadata).
+
+Every ``pulumi`` command runs as a user runs it: a subprocess of the CLI with
+``--non-interactive`` and the stack named explicitly. Output is kept whole on the
+result, so a failing test shows what pulumi printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSPHRASE = "real-engine-tests"  # the stacks' secrets provider; never a real secret
+# What a project folder links from this checkout: the program and everything it imports.
+PROGRAM_FILES = ("__main__.py", "components", "lightsail_ecr_access_providers.py")
+# Keys that would send a call to a real account or a real service if they leaked in
+# from the environment of whoever runs the tests.
+_SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+FAKE_KEYS = {
+    "AWS_ACCESS_KEY_ID": "emulated",
+    "AWS_SECRET_ACCESS_KEY": "emulated",
+    "AWS_SESSION_TOKEN": "emulated",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+COMMAND_TIMEOUT = 900.0
+"""Seconds one pulumi command may take before the test fails: a first `up` waits for the
+puller role's ARN and the verifications' settle delays, minutes at most."""
+
+
+class PulumiFailed(AssertionError):
+    """A pulumi command that was expected to succeed did not; carries all it printed."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished pulumi command."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def __str__(self) -> str:
+        return (
+            f"$ pulumi {' '.join(self.args)}  (exit {self.returncode})\n"
+            f"--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+        )
+
+
+class Workspace:
+    """A Pulumi home, a file backend and a project folder, all under ``root``."""
+
+    def __init__(
+        self,
+        root: Path,
+        cli_dir: Path,
+        plugin_dir: Path,
+        aws_endpoint: str,
+        *,
+        program: Path = ROOT,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        self.cli_dir = cli_dir
+        self.aws_endpoint = aws_endpoint
+        self.home = root / "pulumi-home"
+        self.backend = root / "backend"
+        self.project = root / "project"
+        for folder in (self.home, self.backend, self.project):
+            folder.mkdir(parents=True, exist_ok=True)
+        link_program(program, self.project)
+        self.env = self._environment(plugin_dir, extra_env or {})
+
+    def _environment(self, plugin_dir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+        env.update(FAKE_KEYS)
+        env.update(
+            {
+                "PATH": os.pathsep.join([str(self.cli_dir), str(plugin_dir), env.get("PATH", "")]),
+                "PULUMI_HOME": str(self.home),
+                "PULUMI_BACKEND_URL": f"file://{self.backend}",
+                "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                "PULUMI_SKIP_CONFIRMATIONS": "true",
+                # No shared config of the tester's: a profile named by a test is defined
+                # in the workspace's own file.
+                "AWS_CONFIG_FILE": str(self.root / "aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(self.root / "aws-credentials"),
+                "NO_COLOR": "1",
+            }
+        )
+        env.update(extra)
+        return env
+
+    def pulumi(
+        self,
+        *args: str,
+        stack: str | None = None,
+        check: bool = True,
+        timeout: float = COMMAND_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Run ``pulumi args...`` in the project folder; raise PulumiFailed on a failure
+        when ``check``."""
+        argv = [*args, "--non-interactive", "--color", "never"]
+        if stack:
+            argv += ["--stack", stack]
+        done = subprocess.run(
+            [str(self.cli_dir / "pulumi"), *argv],
+            cwd=self.project,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        run = Run(tuple(argv), done.returncode, done.stdout, done.stderr)
+        if check and run.returncode != 0:
+            raise PulumiFailed(str(run))
+        return run
+
+    def start(self, *args: str, stack: str, env: Mapping[str, str] | None = None) -> Any:
+        """Start ``pulumi args...`` without waiting: for runs at once, and for signals.
+        The CLI gets a process group of its own, as a CI job's shell gives it."""
+        argv = [*args, "--non-interactive", "--color", "never", "--stack", stack]
+        return subprocess.Popen(
+            [str(self.cli_dir / "pulumi"), *argv],
+            cwd=self.project,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def stack(self, name: str, config: Mapping[str, Any], region: str = "us-east-1") -> Stack:
+        """A new stack of the project, configured for the emulated AWS in ``region``."""
+        self.pulumi("stack", "init", name)
+        stack = Stack(self, name)
+        stack.configure(
+            {
+                "aws:region": region,
+                "aws:skipCredentialsValidation": True,
+                "aws:skipRequestingAccountId": False,
+                "aws:endpoints": [{s: self.aws_endpoint for s in ("ecr", "lightsail", "sts")}],
+                **config,
+            }
+        )
+        return stack
+
+
+class Stack:
+    """One stack of a workspace's project."""
+
+    def __init__(self, workspace: Workspace, name: str) -> None:
+        self.workspace = workspace
+        self.name = name
+
+    @property
+    def config_file(self) -> Path:
+        return self.workspace.project / f"Pulumi.{self.name}.yaml"
+
+    def configure(self, values: Mapping[str, Any]) -> None:
+        """Set config keys; a key without a namespace is the project's. Structured values
+        go in as YAML, as a user writes them in Pulumi.<stack>.yaml."""
+        document = yaml.safe_load(self.config_file.read_text()) if self.config_file.exists() else {}
+        config = (document or {}).get("config") or {}
+        for key, value in values.items():
+            config[qualified(key)] = value
+        self.config_file.write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+
+    def set_secret(self, key: str, value: str) -> None:
+        self.workspace.pulumi("config", "set", "--secret", qualified(key), value, stack=self.name)
+
+    def set_secret_path(self, path: str, value: str) -> None:
+        self.workspace.pulumi(
+            "config", "set", "--secret", "--path", qualified(path), value, stack=self.name
+        )
+
+    def remove(self, *keys: str) -> None:
+        for key in keys:
+            self.workspace.pulumi("config", "rm", qualified(key), stack=self.name)
+
+    def run(self, *args: str, check: bool = True, **kwargs: Any) -> Run:
+        return self.workspace.pulumi(*args, stack=self.name, check=check, **kwargs)
+
+    def up(self, *args: str, check: bool = True) -> Run:
+        return self.run("up", "--yes", "--skip-preview", *args, check=check)
+
+    def preview(self, *args: str, check: bool = True) -> Run:
+        return self.run("preview", *args, check=check)
+
+    def refresh(self, *args: str, check: bool = True) -> Run:
+        return self.run("refresh", "--yes", "--skip-preview", *args, check=check)
+
+    def destroy(self, *args: str, check: bool = True) -> Run:
+        return self.run("destroy", "--yes", "--skip-preview", *args, check=check)
+
+    def outputs(self) -> dict[str, Any]:
+        return dict(json.loads(self.run("stack", "output", "--json").stdout or "{}"))
+
+    def export(self) -> dict[str, Any]:
+        return dict(json.loads(self.run("stack", "export").stdout))
+
+    def resources(self) -> list[dict[str, Any]]:
+        deployment = self.export().get("deployment") or {}
+        return list(deployment.get("resources") or [])
+
+    def start(self, *args: str) -> Any:
+        return self.workspace.start(*args, stack=self.name)
+
+
+def qualified(key: str) -> str:
+    project = project_name()
+    return key if ":" in key else f"{project}:{key}"
+
+
+def project_name() -> str:
+    return str(yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"])
+
+
+def link_program(program: Path, project: Path, python: str = sys.executable) -> None:
+    """Make ``project`` run ``program``'s files with ``python``'s environment.
+
+    Pulumi.yaml is rewritten, not linked: its ``virtualenv`` option names the folder of
+    the interpreter running the tests (absolute), so the language host and the dynamic
+    provider host use the packages installed there."""
+    manifest = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    options = manifest.setdefault("runtime", {"name": "python"})
+    if isinstance(options, str):
+        options = manifest["runtime"] = {"name": options}
+    options.setdefault("options", {})["virtualenv"] = str(Path(python).parent.parent)
+    options["options"]["toolchain"] = "pip"
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    for name in _program_files(program):
+        target = project / name
+        if not target.exists():
+            target.symlink_to(program / name)
+
+
+def _program_files(program: Path) -> Iterable[str]:
+    if program == ROOT:
+        return PROGRAM_FILES
+    return [p.name for p in program.iterdir() if p.name != "Pulumi.yaml" and p.name[0] != "."]
+
+
+def stop_group(process: Any, sig: int = signal.SIGINT) -> None:
+    """Send ``sig`` to a started CLI's whole process group."""
+    os.killpg(process.pid, sig)
+
+
+def leftover_plugins(root: Path) -> list[str]:
+    """Command lines of processes still running from a workspace's project (a provider
+    left behind by a killed CLI)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd.startswith(str(root)) and "pulumi" in cmdline:
+            found.append(cmdline.strip())
+    return found
