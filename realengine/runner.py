@@ -3,8 +3,10 @@
 A ``Workspace`` is one throwaway Pulumi installation: its own ``PULUMI_HOME``, a local
 file backend, a passphrase secrets provider, and a project folder whose program is
 this repository's own (``__main__.py`` and ``components/`` linked, not copied, so what
-runs is what is checked in). The stand-in ``pulumi-resource-aws`` and the CLI's folder
-come first on ``PATH``; nothing is downloaded (automatic plugin acquisition is off) and
+runs is what is checked in). The stand-in ``pulumi-resource-aws`` is installed into the
+home as pulumi-aws 7.51.1 (as `pulumi plugin install --file` installs a provider), so the
+engine loads it as it loads the real one, with no "from $PATH" warning; the CLI's
+folder comes first on ``PATH``; nothing is downloaded (automatic plugin acquisition is off) and
 no call can reach a real account (fake keys, endpoints on loopback, no instance
 metadata).
 
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from realengine.aws_plugin.provider import VERSION as AWS_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSPHRASE = "real-engine-tests"  # the stacks' secrets provider; never a real secret
@@ -76,7 +80,7 @@ class Workspace:
         self,
         root: Path,
         cli_dir: Path,
-        plugin_dir: Path,
+        aws_plugin: Path,
         aws_endpoint: str,
         *,
         program: Path = ROOT,
@@ -91,14 +95,15 @@ class Workspace:
         for folder in (self.home, self.backend, self.project):
             folder.mkdir(parents=True, exist_ok=True)
         link_program(program, self.project)
-        self.env = self._environment(plugin_dir, extra_env or {})
+        self.env = self._environment(extra_env or {})
+        self.pulumi("plugin", "install", "resource", "aws", AWS_VERSION, "--file", str(aws_plugin))
 
-    def _environment(self, plugin_dir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
         env.update(FAKE_KEYS)
         env.update(
             {
-                "PATH": os.pathsep.join([str(self.cli_dir), str(plugin_dir), env.get("PATH", "")]),
+                "PATH": os.pathsep.join([str(self.cli_dir), env.get("PATH", "")]),
                 "PULUMI_HOME": str(self.home),
                 "PULUMI_BACKEND_URL": f"file://{self.backend}",
                 "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,

@@ -62,10 +62,9 @@ SHARED = {"Version": "2012-10-17", "Statement": OTHER_TEAMS}
 
 
 @pytest.fixture(scope="session")
-def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("plugins")
-    write_plugin(folder)
-    return folder
+def aws_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stand-in pulumi-resource-aws, as an executable each workspace installs."""
+    return write_plugin(tmp_path_factory.mktemp("plugins"))
 
 
 @pytest.fixture
@@ -79,12 +78,12 @@ def aws() -> Iterator[EmulatedAwsServer]:
 
 @pytest.fixture
 def workspace(
-    tmp_path: Path, pulumi_cli_dir: Path, plugin_dir: Path, aws: EmulatedAwsServer
+    tmp_path: Path, pulumi_cli_dir: Path, aws_plugin: Path, aws: EmulatedAwsServer
 ) -> Workspace:
     return Workspace(
         tmp_path,
         pulumi_cli_dir,
-        plugin_dir,
+        aws_plugin,
         aws.endpoint,
         extra_env={"AWS_CONFIG_FILE": aws.shared_config_file},
     )
