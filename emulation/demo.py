@@ -14,7 +14,7 @@ from typing import Any
 
 from components import doctor, policy_pack
 from emulation.analyzer import InProcessPack
-from emulation.cloud import EmulatedAws
+from emulation.cloud import EcrHelpers, EmulatedAws
 from emulation.engine import Engine, PolicyViolation, RunReport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +134,7 @@ def main() -> int:
     return 0 if kept and quiet and diagnosed and guarded else 1
 
 
-def diagnose_a_broken_pull(aws: EmulatedAws) -> bool:
+def diagnose_a_broken_pull(aws: EcrHelpers) -> bool:
     """Another team freezes pulls; the doctor names their statement; they lift it again.
 
     True when the doctor said so: nothing wrong before, the freeze after, and all well
