@@ -403,7 +403,8 @@ class Engine:
             await run_in_stack(program)
             exported = getattr(roots[0], "outputs", {}) if roots else {}
             resolved: Any = await pulumi.Output.from_input(exported).future()
-            self.stack_outputs = dict(resolved or {})
+            if not preview:  # a preview plans; the stack keeps the outputs it had
+                self.stack_outputs = dict(resolved or {})
         except (EngineCrashed, PolicyViolation):
             raise
         except Exception as exc:
@@ -417,9 +418,7 @@ class Engine:
         await asyncio.get_event_loop().run_in_executor(
             None, self._delete_all, [*self._pending_deletes, *removed]
         )
-        if preview:
-            self.stack_outputs = {}
-        self._report.outputs = dict(self.stack_outputs)
+        self._report.outputs = {} if preview else dict(self.stack_outputs)
         self._analyze_stack()
         return self._report
 
