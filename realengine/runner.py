@@ -22,7 +22,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,9 @@ from realengine.aws_plugin.provider import VERSION as AWS_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSPHRASE = "real-engine-tests"  # the stacks' secrets provider; never a real secret
-# What a project folder links from this checkout: the program and everything it imports.
-PROGRAM_FILES = ("__main__.py", "components", "lightsail_ecr_access_providers.py")
+# What a project folder links from this checkout besides the program: what it imports
+# (the dynamic providers' pickles name the shim module, imported from the project root).
+LIBRARY_FILES = ("components", "lightsail_ecr_access_providers.py")
 # Keys that would send a call to a real account or a real service if they leaked in
 # from the environment of whoever runs the tests.
 _SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
@@ -94,7 +95,7 @@ class Workspace:
         self.project = root / "project"
         for folder in (self.home, self.backend, self.project):
             folder.mkdir(parents=True, exist_ok=True)
-        link_program(program, self.project)
+        self.project_name = link_program(program, self.project)
         self.env = self._environment(extra_env or {})
         self.pulumi("plugin", "install", "resource", "aws", AWS_VERSION, "--file", str(aws_plugin))
 
@@ -114,6 +115,9 @@ class Workspace:
                 # in the workspace's own file.
                 "AWS_CONFIG_FILE": str(self.root / "aws-config"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(self.root / "aws-credentials"),
+                # Whatever is not told the stack's `aws:endpoints` (a client built
+                # without the stack's identity) still reaches the emulated AWS.
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
                 "NO_COLOR": "1",
             }
         )
@@ -194,20 +198,26 @@ class Stack:
         document = yaml.safe_load(self.config_file.read_text()) if self.config_file.exists() else {}
         config = (document or {}).get("config") or {}
         for key, value in values.items():
-            config[qualified(key)] = value
+            config[self.qualified(key)] = value
         self.config_file.write_text(yaml.safe_dump({"config": config}, sort_keys=True))
 
     def set_secret(self, key: str, value: str) -> None:
-        self.workspace.pulumi("config", "set", "--secret", qualified(key), value, stack=self.name)
+        self.workspace.pulumi(
+            "config", "set", "--secret", self.qualified(key), value, stack=self.name
+        )
 
     def set_secret_path(self, path: str, value: str) -> None:
         self.workspace.pulumi(
-            "config", "set", "--secret", "--path", qualified(path), value, stack=self.name
+            "config", "set", "--secret", "--path", self.qualified(path), value, stack=self.name
         )
 
     def remove(self, *keys: str) -> None:
         for key in keys:
-            self.workspace.pulumi("config", "rm", qualified(key), stack=self.name)
+            self.workspace.pulumi("config", "rm", self.qualified(key), stack=self.name)
+
+    def qualified(self, key: str) -> str:
+        """A config key as the stack file holds it: a bare key is the project's."""
+        return key if ":" in key else f"{self.workspace.project_name}:{key}"
 
     def run(self, *args: str, check: bool = True, **kwargs: Any) -> Run:
         return self.workspace.pulumi(*args, stack=self.name, check=check, **kwargs)
@@ -238,17 +248,13 @@ class Stack:
         return self.workspace.start(*args, stack=self.name)
 
 
-def qualified(key: str) -> str:
-    project = project_name()
-    return key if ":" in key else f"{project}:{key}"
+def project_name(program: Path = ROOT) -> str:
+    return str(yaml.safe_load((program / "Pulumi.yaml").read_text())["name"])
 
 
-def project_name() -> str:
-    return str(yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"])
-
-
-def link_program(program: Path, project: Path, python: str = sys.executable) -> None:
-    """Make ``project`` run ``program``'s files with ``python``'s environment.
+def link_program(program: Path, project: Path, python: str = sys.executable) -> str:
+    """Make ``project`` run ``program``'s files with ``python``'s environment; return the
+    project's name.
 
     Pulumi.yaml is rewritten, not linked: its ``virtualenv`` option names the folder of
     the interpreter running the tests (absolute), so the language host and the dynamic
@@ -260,16 +266,13 @@ def link_program(program: Path, project: Path, python: str = sys.executable) -> 
     options.setdefault("options", {})["virtualenv"] = str(Path(python).parent.parent)
     options["options"]["toolchain"] = "pip"
     (project / "Pulumi.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    for name in _program_files(program):
-        target = project / name
+    sources = [ROOT / name for name in LIBRARY_FILES]
+    sources += [p for p in program.iterdir() if p.name != "Pulumi.yaml" and p.suffix == ".py"]
+    for source in sources:
+        target = project / source.name
         if not target.exists():
-            target.symlink_to(program / name)
-
-
-def _program_files(program: Path) -> Iterable[str]:
-    if program == ROOT:
-        return PROGRAM_FILES
-    return [p.name for p in program.iterdir() if p.name != "Pulumi.yaml" and p.name[0] != "."]
+            target.symlink_to(source)
+    return str(manifest["name"])
 
 
 def stop_group(process: Any, sig: int = signal.SIGINT) -> None:
