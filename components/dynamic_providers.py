@@ -34,7 +34,10 @@ a new provider process, importing it imports the package beside it. State writte
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+import threading
 import uuid
 from typing import Any
 
@@ -663,3 +666,57 @@ def _bind_pickle_module() -> None:
 
 
 _bind_pickle_module()
+
+
+# The exit status of a provider process whose engine went away: no one reads it (the
+# engine is gone), but it tells a person looking at a process table why it ended.
+ENGINE_GONE_EXIT = 70
+
+
+def _in_dynamic_provider_host() -> bool:
+    """Whether this process is Pulumi's dynamic provider host (`python -m pulumi.dynamic`),
+    the one the engine starts, rather than a program, a test or the emulated engine."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == "pulumi.dynamic.__main__"
+
+
+def _stdin_is_the_engines_pipe() -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(0).st_mode)
+    except OSError:
+        return False
+
+
+def _exit_when_engine_gone(read: Any = os.read, exit_now: Any = os._exit) -> None:
+    """Read stdin until the engine closes it, then end this process at once.
+
+    The engine (the `pulumi` CLI) starts each plugin in a process group of its own with
+    a pipe on its stdin that it never writes to nor closes: the pipe reaches end-of-file
+    only when the CLI has exited. A CLI killed hard (SIGKILL, a CI runner's cancel, a
+    lost machine) does not stop its plugins, and this host would otherwise finish
+    whatever it was doing: wait minutes for a puller role's ARN, then sleep out a
+    verification and repair a policy after another writer changed it, for a run that no
+    longer exists and a state that will never record it. So nothing of this project is
+    written once the engine is gone: the process ends, in the middle of a wait or a
+    retry. (The dynamic host's Cancel does nothing, so a Ctrl-C, which leaves the CLI
+    alive, still waits for the calls in flight: only a provider of the project's own
+    can honour it.)
+    """
+    while True:
+        try:
+            if not read(0, 4096):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    exit_now(ENGINE_GONE_EXIT)
+
+
+def _watch_the_engine() -> None:
+    """In the dynamic provider host only: end the process when the engine is gone."""
+    if _in_dynamic_provider_host() and _stdin_is_the_engines_pipe():
+        threading.Thread(target=_exit_when_engine_gone, name="engine-watch", daemon=True).start()
+
+
+_watch_the_engine()
