@@ -116,6 +116,67 @@ def _client(service: str, props: dict[str, Any]) -> Any:
     return sdk.cached_client(service, props["region"], _identity_of(props))
 
 
+def _warn(message: str) -> None:
+    """A warning on the resource being stepped (see ``_log``)."""
+    if not _log_to_engine("WARNING", message):
+        pulumi.log.warn(message)
+
+
+def _info(message: str) -> None:
+    if not _log_to_engine("INFO", message):
+        pulumi.log.info(message)
+
+
+_engine_stub: Any = None
+
+
+def _log_to_engine(severity: str, message: str) -> bool:
+    """Send ``message`` to the engine as a diagnostic of the resource being stepped; False
+    when this process cannot (not the dynamic provider host, or no request found).
+
+    The dynamic provider host never connects to the engine, so ``pulumi.log`` there prints
+    to stderr, which the CLI shows as an info line of the stack with no resource: a
+    warning that is not one. The engine's address is the host's first argument (every
+    plugin gets it), and the URN is on the gRPC request the host is serving, so the
+    message is logged as a provider of the engine's own logs it. This reads the host's
+    frames for the request: if a Pulumi release serves requests otherwise, the message
+    goes to ``pulumi.log`` as before, never lost. A provider of the project's own logs
+    against the resource natively (issue 20).
+    """
+    global _engine_stub
+    if not _in_dynamic_provider_host():
+        return False
+    urn = _urn_being_served()
+    address = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if not urn or not address:
+        return False
+    try:
+        import grpc
+        from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+        if _engine_stub is None:
+            _engine_stub = engine_pb2_grpc.EngineStub(grpc.insecure_channel(address))
+        _engine_stub.Log(
+            engine_pb2.LogRequest(severity=getattr(engine_pb2, severity), message=message, urn=urn),
+            timeout=10,
+        )
+    except Exception:  # an engine that cannot be reached: say it on stderr instead
+        return False
+    return True
+
+
+def _urn_being_served() -> str | None:
+    """The URN of the request the dynamic provider host is serving on this thread."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        request = frame.f_locals.get("request")
+        urn = getattr(request, "urn", None)
+        if isinstance(urn, str) and urn.startswith("urn:pulumi:"):
+            return urn
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 class WrongAccountError(RuntimeError):
     """A resource finds itself run with another account's credentials than it acted in."""
 
@@ -246,7 +307,7 @@ class PullerRoleProvider(ResourceProvider):
         except Exception as exc:
             # A failed look proves nothing either way: say so, loudly, rather than
             # report "no drift" and let `preview --expect-no-changes` pass in silence.
-            pulumi.log.warn(
+            _warn(
                 f"could not check the ECR image puller role of container service "
                 f"{olds.get('service_name')} for drift (lightsail:GetContainerServices): "
                 f"{exc}; the role is assumed unchanged"
@@ -323,13 +384,13 @@ class GrantFinalizerProvider(ResourceProvider):
         if outcome is Revocation.REPOSITORY_GONE and checked is None:
             # State from before accounts were recorded: gone here may be elsewhere.
             now = _account_now(props)
-            pulumi.log.warn(
+            _warn(
                 f"repository {props['repository']} was not found in account {now} "
                 f"({props['region']}), so statement {props['sid']} is taken as gone with it; "
                 f"if the stack was deployed in another account, the statement is still "
                 f"there: remove it with that account's credentials"
             )
-        pulumi.log.info(f"{props['repository']}: {outcome.value}")
+        _info(f"{props['repository']}: {outcome.value}")
 
 
 def _statements(props: dict[str, Any]) -> list[policy.Statement]:
@@ -437,7 +498,7 @@ class GrantVerificationProvider(_PolicyWriteStepProvider):
             _client("ecr", props), props["repository"], props["region"], _statements(props)
         )
         if repairs:
-            pulumi.log.warn(
+            _warn(
                 f"repository {props['repository']}: another writer removed this program's "
                 f"pull statement(s) while it wrote them; repaired ({repairs} repair(s)) "
                 "and verified"

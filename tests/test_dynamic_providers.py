@@ -661,3 +661,31 @@ def test_the_engine_watch_runs_only_in_the_dynamic_provider_host() -> None:
 
     assert not _in_dynamic_provider_host()
     assert not any(t.name == "engine-watch" for t in threading.enumerate())
+
+
+def test_a_warning_names_the_urn_of_the_request_being_served() -> None:
+    # The dynamic host serves each call as Create(self, request, context); the provider's
+    # code runs below it on the same thread.
+    from components.dynamic_providers import _urn_being_served
+
+    urn = "urn:pulumi:web::p::pulumi-python:dynamic/lightsail-ecr:GrantVerification::v"
+
+    def serve(request: Any) -> str | None:
+        return provider_code()
+
+    def provider_code() -> str | None:
+        return _urn_being_served()
+
+    assert serve(types.SimpleNamespace(urn=urn)) == urn
+    assert provider_code() is None
+
+
+def test_outside_the_dynamic_host_warnings_go_to_pulumi_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from components import dynamic_providers
+
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warned.append(message))
+    dynamic_providers._warn("a repair")
+    assert warned == ["a repair"]
