@@ -34,7 +34,10 @@ a new provider process, importing it imports the package beside it. State writte
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+import threading
 import uuid
 from typing import Any
 
@@ -111,6 +114,67 @@ def _identity_of(props: dict[str, Any]) -> AwsIdentity:
 def _client(service: str, props: dict[str, Any]) -> Any:
     """The process's client for ``service`` in the resource's Region, as the stored identity."""
     return sdk.cached_client(service, props["region"], _identity_of(props))
+
+
+def _warn(message: str) -> None:
+    """A warning on the resource being stepped (see ``_log``)."""
+    if not _log_to_engine("WARNING", message):
+        pulumi.log.warn(message)
+
+
+def _info(message: str) -> None:
+    if not _log_to_engine("INFO", message):
+        pulumi.log.info(message)
+
+
+_engine_stub: Any = None
+
+
+def _log_to_engine(severity: str, message: str) -> bool:
+    """Send ``message`` to the engine as a diagnostic of the resource being stepped; False
+    when this process cannot (not the dynamic provider host, or no request found).
+
+    The dynamic provider host never connects to the engine, so ``pulumi.log`` there prints
+    to stderr, which the CLI shows as an info line of the stack with no resource: a
+    warning that is not one. The engine's address is the host's first argument (every
+    plugin gets it), and the URN is on the gRPC request the host is serving, so the
+    message is logged as a provider of the engine's own logs it. This reads the host's
+    frames for the request: if a Pulumi release serves requests otherwise, the message
+    goes to ``pulumi.log`` as before, never lost. A provider of the project's own logs
+    against the resource natively (issue 20).
+    """
+    global _engine_stub
+    if not _in_dynamic_provider_host():
+        return False
+    urn = _urn_being_served()
+    address = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if not urn or not address:
+        return False
+    try:
+        import grpc
+        from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+        if _engine_stub is None:
+            _engine_stub = engine_pb2_grpc.EngineStub(grpc.insecure_channel(address))
+        _engine_stub.Log(
+            engine_pb2.LogRequest(severity=getattr(engine_pb2, severity), message=message, urn=urn),
+            timeout=10,
+        )
+    except Exception:  # an engine that cannot be reached: say it on stderr instead
+        return False
+    return True
+
+
+def _urn_being_served() -> str | None:
+    """The URN of the request the dynamic provider host is serving on this thread."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        request = frame.f_locals.get("request")
+        urn = getattr(request, "urn", None)
+        if isinstance(urn, str) and urn.startswith("urn:pulumi:"):
+            return urn
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
 
 
 class WrongAccountError(RuntimeError):
@@ -243,7 +307,7 @@ class PullerRoleProvider(ResourceProvider):
         except Exception as exc:
             # A failed look proves nothing either way: say so, loudly, rather than
             # report "no drift" and let `preview --expect-no-changes` pass in silence.
-            pulumi.log.warn(
+            _warn(
                 f"could not check the ECR image puller role of container service "
                 f"{olds.get('service_name')} for drift (lightsail:GetContainerServices): "
                 f"{exc}; the role is assumed unchanged"
@@ -320,13 +384,13 @@ class GrantFinalizerProvider(ResourceProvider):
         if outcome is Revocation.REPOSITORY_GONE and checked is None:
             # State from before accounts were recorded: gone here may be elsewhere.
             now = _account_now(props)
-            pulumi.log.warn(
+            _warn(
                 f"repository {props['repository']} was not found in account {now} "
                 f"({props['region']}), so statement {props['sid']} is taken as gone with it; "
                 f"if the stack was deployed in another account, the statement is still "
                 f"there: remove it with that account's credentials"
             )
-        pulumi.log.info(f"{props['repository']}: {outcome.value}")
+        _info(f"{props['repository']}: {outcome.value}")
 
 
 def _statements(props: dict[str, Any]) -> list[policy.Statement]:
@@ -434,7 +498,7 @@ class GrantVerificationProvider(_PolicyWriteStepProvider):
             _client("ecr", props), props["repository"], props["region"], _statements(props)
         )
         if repairs:
-            pulumi.log.warn(
+            _warn(
                 f"repository {props['repository']}: another writer removed this program's "
                 f"pull statement(s) while it wrote them; repaired ({repairs} repair(s)) "
                 "and verified"
@@ -663,3 +727,57 @@ def _bind_pickle_module() -> None:
 
 
 _bind_pickle_module()
+
+
+# The exit status of a provider process whose engine went away: no one reads it (the
+# engine is gone), but it tells a person looking at a process table why it ended.
+ENGINE_GONE_EXIT = 70
+
+
+def _in_dynamic_provider_host() -> bool:
+    """Whether this process is Pulumi's dynamic provider host (`python -m pulumi.dynamic`),
+    the one the engine starts, rather than a program, a test or the emulated engine."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == "pulumi.dynamic.__main__"
+
+
+def _stdin_is_the_engines_pipe() -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(0).st_mode)
+    except OSError:
+        return False
+
+
+def _exit_when_engine_gone(read: Any = os.read, exit_now: Any = os._exit) -> None:
+    """Read stdin until the engine closes it, then end this process at once.
+
+    The engine (the `pulumi` CLI) starts each plugin in a process group of its own with
+    a pipe on its stdin that it never writes to nor closes: the pipe reaches end-of-file
+    only when the CLI has exited. A CLI killed hard (SIGKILL, a CI runner's cancel, a
+    lost machine) does not stop its plugins, and this host would otherwise finish
+    whatever it was doing: wait minutes for a puller role's ARN, then sleep out a
+    verification and repair a policy after another writer changed it, for a run that no
+    longer exists and a state that will never record it. So nothing of this project is
+    written once the engine is gone: the process ends, in the middle of a wait or a
+    retry. (The dynamic host's Cancel does nothing, so a Ctrl-C, which leaves the CLI
+    alive, still waits for the calls in flight: only a provider of the project's own
+    can honour it.)
+    """
+    while True:
+        try:
+            if not read(0, 4096):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    exit_now(ENGINE_GONE_EXIT)
+
+
+def _watch_the_engine() -> None:
+    """In the dynamic provider host only: end the process when the engine is gone."""
+    if _in_dynamic_provider_host() and _stdin_is_the_engines_pipe():
+        threading.Thread(target=_exit_when_engine_gone, name="engine-watch", daemon=True).start()
+
+
+_watch_the_engine()

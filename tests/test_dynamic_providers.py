@@ -14,6 +14,7 @@ import os
 import pickletools
 import subprocess
 import sys
+import threading
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -639,3 +640,52 @@ def test_role_read_and_diff_in_another_account_stop_before_reading_lightsail(
         PullerRoleProvider().diff("us-east-1/web", olds, dict(ROLE_PROPS))
 
     assert lightsail.requested == []
+
+
+# --- a provider process whose engine is gone --------------------------------------------
+
+
+def test_the_engine_watch_ends_the_process_at_end_of_file_of_stdin() -> None:
+    from components.dynamic_providers import ENGINE_GONE_EXIT, _exit_when_engine_gone
+
+    chunks = [b"x", b""]
+    exits: list[int] = []
+    _exit_when_engine_gone(read=lambda _fd, _n: chunks.pop(0), exit_now=exits.append)
+    assert exits == [ENGINE_GONE_EXIT] and chunks == []
+
+
+def test_the_engine_watch_runs_only_in_the_dynamic_provider_host() -> None:
+    # A program, the emulated engine and these tests import the module too: their stdin
+    # is not the engine's, and reading it would end them.
+    from components.dynamic_providers import _in_dynamic_provider_host
+
+    assert not _in_dynamic_provider_host()
+    assert not any(t.name == "engine-watch" for t in threading.enumerate())
+
+
+def test_a_warning_names_the_urn_of_the_request_being_served() -> None:
+    # The dynamic host serves each call as Create(self, request, context); the provider's
+    # code runs below it on the same thread.
+    from components.dynamic_providers import _urn_being_served
+
+    urn = "urn:pulumi:web::p::pulumi-python:dynamic/lightsail-ecr:GrantVerification::v"
+
+    def serve(request: Any) -> str | None:
+        return provider_code()
+
+    def provider_code() -> str | None:
+        return _urn_being_served()
+
+    assert serve(types.SimpleNamespace(urn=urn)) == urn
+    assert provider_code() is None
+
+
+def test_outside_the_dynamic_host_warnings_go_to_pulumi_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from components import dynamic_providers
+
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warned.append(message))
+    dynamic_providers._warn("a repair")
+    assert warned == ["a repair"]
