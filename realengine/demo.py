@@ -27,6 +27,7 @@ from emulation.demo import (
     REPOSITORY,
     STACK_FILE,
     TAG,
+    WRITER,
     diagnose_a_broken_pull,
     pretty,
     show_diff,
@@ -34,7 +35,7 @@ from emulation.demo import (
 from realengine.aws_plugin.install import write_plugin
 from realengine.aws_server import EmulatedAwsServer
 from realengine.cli import BuildError, ensure_cli
-from realengine.runner import FAKE_KEYS, Run, Workspace
+from realengine.runner import FAKE_KEYS, Run, Workspace, local_policy_pack
 
 ARN_AFTER_POLLS = 3
 """GetContainerServices calls before the puller role's ARN appears: the run really waits
@@ -49,7 +50,7 @@ def show(run: Run) -> None:
 
 
 # Flags every command of the demo gets for a script's sake, left out of what is shown.
-_NOISE = {"--non-interactive", "--color", "never", "--stack", "demo"}
+_NOISE = {"--non-interactive", "--color", "never", "--stack", "demo", "prod"}
 
 
 def stack_config() -> dict[str, Any]:
@@ -77,7 +78,8 @@ def main() -> int:
         print("\n".join(f"  {line}" for line in pretty(aws.policy(REPOSITORY))))
 
         root = Path(folder)
-        workspace = Workspace(root, cli, write_plugin(root / "plugins"), aws.endpoint)
+        plugin = write_plugin(root / "plugins")
+        workspace = Workspace(root, cli, plugin, aws.endpoint)
         stack = workspace.stack("demo", stack_config())
         show(stack.preview("--suppress-outputs"))
         untouched = aws.policy(REPOSITORY) == OTHER_TEAMS
@@ -91,6 +93,9 @@ def main() -> int:
         quiet = again.returncode == 0
 
         diagnosed = diagnose_a_broken_pull(aws)
+        guarded = stop_a_whole_document_writer(
+            aws, Workspace(root / "platform", cli, plugin, aws.endpoint, program=WRITER)
+        )
 
         before = aws.policy(REPOSITORY)
         show(stack.run("destroy", "--yes", "--skip-preview"))
@@ -106,7 +111,33 @@ def main() -> int:
     print("  pulumi config set --path 'repositories[0]' orders/api")
     print("  pulumi preview --diff   # shows the merged policy documents")
     print("  pulumi up")
-    return 0 if untouched and quiet and diagnosed and kept else 1
+    return 0 if untouched and quiet and diagnosed and guarded and kept else 1
+
+
+def stop_a_whole_document_writer(aws: EmulatedAwsServer, platform: Workspace) -> bool:
+    """Another team's stack owns the whole document; the policy pack stops its `up`.
+
+    True when the run was stopped and the grant is still there."""
+    print(
+        "\n== the platform team's stack holds a plain aws.ecr.RepositoryPolicy for "
+        f"{REPOSITORY}:\n   its document is the policy as they copied it before this "
+        "service existed; they run it with the organisation's policy pack."
+    )
+    writer = platform.stack(
+        "prod",
+        {"platform-registry:repository": REPOSITORY, "platform-registry:document": OTHER_TEAMS},
+    )
+    before = aws.policy(REPOSITORY)
+    pack = local_policy_pack(platform.root)
+    stopped = writer.run("up", "--yes", "--skip-preview", "--policy-pack", str(pack), check=False)
+    show(stopped)
+    intact = stopped.returncode != 0 and aws.policy(REPOSITORY) == before
+    print(
+        "  nothing was written: this service's grant is still in the policy."
+        if intact
+        else "  UNEXPECTED: the run was not stopped, or the policy changed"
+    )
+    return intact
 
 
 if __name__ == "__main__":

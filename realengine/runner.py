@@ -295,3 +295,19 @@ def leftover_plugins(root: Path) -> list[str]:
         if cwd.startswith(str(root)) and "pulumi" in cmdline:
             found.append(cmdline.strip())
     return found
+
+
+def local_policy_pack(folder: Path, python: str = sys.executable) -> Path:
+    """A copy of ``policy-pack/`` in ``folder`` that the CLI runs with ``python``'s
+    environment: its ``virtualenv`` is that one (which has pulumi-policy), and
+    ``lightsail_ecr_access`` is this checkout's ``components/`` linked beside the pack's
+    ``__main__.py``, where an installed package would be found. (Installing the package
+    into the pack's own virtualenv is ``tests/test_policy_pack_install.py``.)"""
+    pack = folder / "policy-pack"
+    pack.mkdir(parents=True)
+    settings = yaml.safe_load((ROOT / "policy-pack" / "PulumiPolicy.yaml").read_text())
+    settings["runtime"]["options"]["virtualenv"] = str(Path(python).parent.parent)
+    (pack / "PulumiPolicy.yaml").write_text(yaml.safe_dump(settings))
+    (pack / "__main__.py").symlink_to(ROOT / "policy-pack" / "__main__.py")
+    (pack / "lightsail_ecr_access").symlink_to(ROOT / "components")
+    return pack

@@ -33,6 +33,10 @@ def test_demo_grants_reruns_quietly_diagnoses_and_destroys_only_its_statement(
     assert healthy.strip() == "orders-api in us-east-1: 0 problems, 0 warnings (exit 0)"
     assert "problem  deny        orders/api: statement SecurityTeamFreezePulls denies" in frozen
     assert lifted.split("\n$ pulumi")[0].rstrip().endswith("0 problems, 0 warnings (exit 0)")
+    guarded = out.split("== the platform team's stack")[1].split("$ pulumi destroy")[0]
+    assert "[mandatory]  repository-policy-keeps-live-statements" in guarded
+    assert "AllowLightsailPull-orders-api" in guarded
+    assert "nothing was written: this service's grant is still in the policy." in guarded
     assert "- 9 deleted" in destroy
     assert '-      "Sid": "AllowLightsailPull-orders-api",' in destroy
     assert "the other teams' statements are intact." in destroy

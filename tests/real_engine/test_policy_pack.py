@@ -5,24 +5,19 @@ whole document (``emulation/whole_document_writer``), before it writes a documen
 drops this component's grant; and it must let the component's own stacks through.
 
 The pack runs as the CLI runs it: from its folder, in the virtualenv its
-``PulumiPolicy.yaml`` names, importing ``lightsail_ecr_access.policy_pack``. Here that
-folder is a copy of ``policy-pack/`` whose ``virtualenv`` is the tests' own (which has
-pulumi-policy), with ``lightsail_ecr_access`` linked to this checkout's ``components/``
-beside the pack's ``__main__.py``, where an installed package would be found. (Installing
-the package into the pack's own virtualenv is ``tests/test_policy_pack_install.py``.)
+``PulumiPolicy.yaml`` names, importing ``lightsail_ecr_access.policy_pack``
+(``runner.local_policy_pack`` says how that folder is made).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from realengine.runner import ROOT, Stack, Workspace
+from realengine.runner import ROOT, Stack, Workspace, local_policy_pack
 from tests.real_engine.conftest import OTHER_TEAMS, SHARED, ours, service, sids
 
 pytestmark = pytest.mark.real_engine
@@ -33,14 +28,7 @@ WRITER = ROOT / "emulation" / "whole_document_writer"
 
 @pytest.fixture
 def policy_pack(tmp_path: Path) -> Path:
-    pack = tmp_path / "policy-pack"
-    pack.mkdir()
-    settings = yaml.safe_load((ROOT / "policy-pack" / "PulumiPolicy.yaml").read_text())
-    settings["runtime"]["options"]["virtualenv"] = str(Path(sys.prefix).resolve())
-    (pack / "PulumiPolicy.yaml").write_text(yaml.safe_dump(settings))
-    (pack / "__main__.py").symlink_to(ROOT / "policy-pack" / "__main__.py")
-    (pack / "lightsail_ecr_access").symlink_to(ROOT / "components")
-    return pack
+    return local_policy_pack(tmp_path)
 
 
 def web_stack(workspace: Workspace) -> Stack:
