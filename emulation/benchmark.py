@@ -43,7 +43,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from emulation.cloud import EmulatedAws
+from emulation.cloud import EcrHelpers, EmulatedAws
 from emulation.engine import Engine, RunReport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,7 +140,7 @@ def interleaved(program: Engine, yardstick: Engine, operation: str, repeat: int)
     return [statistics.median(t) for t in interleaved_runs(program, yardstick, operation, repeat)]
 
 
-def repositories(aws: EmulatedAws, size: int) -> tuple[list[str], list[str]]:
+def repositories(aws: EcrHelpers, size: int) -> tuple[list[str], list[str]]:
     """``size`` repositories for the program (with another team's statement) and as many
     for the yardstick."""
     ours = [f"bench/app-{i:03d}" for i in range(size)]

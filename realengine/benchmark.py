@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulation.benchmark import OTHER_TEAM, spread
+from emulation.benchmark import repositories, spread
 from realengine.aws_plugin.install import write_plugin
 from realengine.aws_server import EmulatedAwsServer
 from realengine.cli import ensure_cli
@@ -65,12 +65,7 @@ def steady_up(stack: Stack) -> None:
 
 def measure(size: int, repeat: int, root: Path, cli: Path, plugin: Path) -> Measurement:
     with EmulatedAwsServer(principal_arn_after=2) as aws:
-        ours = [f"bench/app-{i:03d}" for i in range(size)]
-        theirs = [f"yardstick/app-{i:03d}" for i in range(size)]
-        for name in ours:
-            aws.create_repository(name, OTHER_TEAM)
-        for name in theirs:
-            aws.create_repository(name)
+        ours, theirs = repositories(aws, size)
         program = Workspace(root / f"program-{size}", cli, plugin, aws.endpoint).stack(
             "bench", {"serviceName": "bench", "repositories": ours}
         )

@@ -280,20 +280,20 @@ def stop_group(process: Any, sig: int = signal.SIGINT) -> None:
     os.killpg(process.pid, sig)
 
 
-def leftover_plugins(root: Path) -> list[str]:
-    """Command lines of processes still running from a workspace's project (a provider
-    left behind by a killed CLI)."""
+def workspace_processes(root: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of every process running in a workspace's folders: the CLI's
+    plugins start there, and a killed CLI leaves them running."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cwd = os.readlink(proc / "cwd")
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except OSError:
             continue
-        if cwd.startswith(str(root)) and "pulumi" in cmdline:
-            found.append(cmdline.strip())
+        if cwd == str(root) or cwd.startswith(f"{root}/"):
+            found.append((int(proc.name), cmdline))
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,32 @@ def aws_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_plugin(tmp_path_factory.mktemp("plugins"))
 
 
-@pytest.fixture
-def aws() -> Iterator[EmulatedAwsServer]:
-    """A fresh emulated AWS: `team/app` shared with other teams, `team/worker` empty."""
-    with EmulatedAwsServer(REGION, principal_arn_after=2) as server:
+@contextmanager
+def seeded_aws(principal_arn_after: int = 2) -> Iterator[EmulatedAwsServer]:
+    """A fresh emulated AWS: `team/app` shared with other teams, `team/worker` empty; the
+    puller role's ARN appears after ``principal_arn_after`` GetContainerServices calls."""
+    with EmulatedAwsServer(REGION, principal_arn_after=principal_arn_after) as server:
         server.create_repository("team/app", SHARED)
         server.create_repository("team/worker")
+        yield server
+
+
+def workspace_for(
+    root: Path, cli_dir: Path, aws_plugin: Path, server: EmulatedAwsServer
+) -> Workspace:
+    """A workspace whose stacks reach ``server``, its shared config's profiles included."""
+    return Workspace(
+        root,
+        cli_dir,
+        aws_plugin,
+        server.endpoint,
+        extra_env={"AWS_CONFIG_FILE": server.shared_config_file},
+    )
+
+
+@pytest.fixture
+def aws() -> Iterator[EmulatedAwsServer]:
+    with seeded_aws() as server:
         yield server
 
 
@@ -80,13 +101,7 @@ def aws() -> Iterator[EmulatedAwsServer]:
 def workspace(
     tmp_path: Path, pulumi_cli_dir: Path, aws_plugin: Path, aws: EmulatedAwsServer
 ) -> Workspace:
-    return Workspace(
-        tmp_path,
-        pulumi_cli_dir,
-        aws_plugin,
-        aws.endpoint,
-        extra_env={"AWS_CONFIG_FILE": aws.shared_config_file},
-    )
+    return workspace_for(tmp_path, pulumi_cli_dir, aws_plugin, aws)
 
 
 def sids(document: dict[str, Any] | None) -> list[str | None]:

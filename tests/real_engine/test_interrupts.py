@@ -26,8 +26,16 @@ from typing import Any
 import pytest
 
 from realengine.aws_server import EmulatedAwsServer
-from realengine.runner import COMMAND_TIMEOUT, Stack, Workspace, stop_group
-from tests.real_engine.conftest import OTHER_TEAMS, REGION, SHARED, ours, service, sids
+from realengine.runner import COMMAND_TIMEOUT, Stack, Workspace, stop_group, workspace_processes
+from tests.real_engine.conftest import (
+    OTHER_TEAMS,
+    SHARED,
+    ours,
+    seeded_aws,
+    service,
+    sids,
+    workspace_for,
+)
 
 pytestmark = pytest.mark.real_engine
 
@@ -40,9 +48,7 @@ WAIT = 120.0  # seconds a test waits for something the CLI is about to do
 @pytest.fixture
 def slow_role_aws() -> Iterator[EmulatedAwsServer]:
     """The fixture's emulated AWS, with a puller role whose ARN takes a while to appear."""
-    with EmulatedAwsServer(REGION, principal_arn_after=SLOW_ROLE_POLLS) as server:
-        server.create_repository("team/app", SHARED)
-        server.create_repository("team/worker")
+    with seeded_aws(SLOW_ROLE_POLLS) as server:
         yield server
 
 
@@ -50,13 +56,7 @@ def slow_role_aws() -> Iterator[EmulatedAwsServer]:
 def slow_role_workspace(
     tmp_path: Path, pulumi_cli_dir: Path, aws_plugin: Path, slow_role_aws: EmulatedAwsServer
 ) -> Workspace:
-    return Workspace(
-        tmp_path,
-        pulumi_cli_dir,
-        aws_plugin,
-        slow_role_aws.endpoint,
-        extra_env={"AWS_CONFIG_FILE": slow_role_aws.shared_config_file},
-    )
+    return workspace_for(tmp_path, pulumi_cli_dir, aws_plugin, slow_role_aws)
 
 
 @pytest.fixture(autouse=True)
@@ -73,22 +73,6 @@ def web_stack(workspace: Workspace) -> Stack:
     return workspace.stack(
         "web", {"serviceName": "web", "repositories": ["team/app", "team/worker"]}
     )
-
-
-def workspace_processes(root: Path) -> list[tuple[int, str]]:
-    """(pid, command line) of every process running in a workspace's folders."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(proc / "cwd")
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:
-            continue
-        if cwd == str(root) or cwd.startswith(f"{root}/"):
-            found.append((int(proc.name), cmdline))
-    return found
 
 
 def dynamic_hosts(root: Path) -> list[tuple[int, str]]:
