@@ -65,12 +65,18 @@ class GrantNotVerified(RuntimeError):
     """A grant or a revoke did not hold after every repair: another writer kept undoing it."""
 
 
+class WriteWindowExceeded(RuntimeError):
+    """A policy was written longer after its fresh read than the settle delay covers."""
+
+
 @dataclass(frozen=True)
 class Ensured:
-    """The document as merged from the fresh read, and whether this call wrote it."""
+    """The document as merged from the fresh read, whether this call wrote it, and when
+    that read was taken (wall-clock seconds, comparable across the run's processes)."""
 
     text: str
     wrote: bool
+    read_at: float
 
 
 def _where(repository: str, region: str) -> str:
@@ -115,12 +121,14 @@ def ensure_grants(
     started = clock.monotonic()
     delay = _PROPAGATION_FIRST_DELAY
     while True:
+        # Taken before the call: the read may land any time until it answers.
+        read_at = clock.time()
         text, missing = merged_from_fresh_read(ecr, repository, region, statements)
         if not missing:
-            return Ensured(text, wrote=False)
+            return Ensured(text, wrote=False, read_at=read_at)
         try:
             ecr_api.set_policy_text(ecr, repository, _where(repository, region), text)
-            return Ensured(text, wrote=True)
+            return Ensured(text, wrote=True, read_at=read_at)
         except sdk.AwsCallError as exc:
             if exc.code != "InvalidParameterException":
                 raise
@@ -139,6 +147,35 @@ def ensure_grants(
                 ) from None
         clock.sleep(min(delay, PROPAGATION_TIMEOUT_SECONDS - waited))
         delay = min(delay * 2, _PROPAGATION_MAX_DELAY)
+
+
+def write_window(read_at: Any, started_at: float) -> float | None:
+    """Seconds from a fresh read (``read_at``) to now, when the policy resource's write
+    made from it has just been reported; None when that read was not taken in this run
+    (``started_at``: the run's start), whose write, if any, is not this run's to judge.
+
+    Measured from above: "now" is when the write's result reached the program."""
+    if not isinstance(read_at, (int, float)) or read_at < started_at:
+        return None
+    return max(clock.time() - float(read_at), 0.0)
+
+
+def check_write_window(repository: str, region: str, window: Any) -> None:
+    """Fail loudly when a policy was written longer after its fresh read than the
+    settle delay covers: another stack's grant written in between may then be lost
+    after that stack verified it, with its run reporting success."""
+    if not isinstance(window, (int, float)) or window <= SETTLE_SECONDS:
+        return
+    raise WriteWindowExceeded(
+        f"the policy of {_where(repository, region)} was written {window:.1f} s after the "
+        f"read it was merged from, longer than the settle delay covers ({SETTLE_SECONDS:g} s). "
+        "This stack's own grants are verified, but a grant another stack (or team) wrote in "
+        "between may have been overwritten after its run checked it. Check the other stacks "
+        f"that grant {repository} (`pulumi preview --refresh --expect-no-changes`, or "
+        "`python -m components.doctor`) and run `pulumi up` on any that lacks its grant. The "
+        "window grows when the engine is overloaded: run fewer stacks at once, or with a "
+        "lower --parallel"
+    )
 
 
 def verify_grants(
