@@ -457,6 +457,8 @@ class FreshPolicyDocumentProvider(_PolicyWriteStepProvider):
             "missing": [],
             # Every fresh merge is a new revision: the verification runs after each.
             "revision": uuid.uuid4().hex,
+            # When the document was read: the verification judges the write's window.
+            "read_at": ensured.read_at,
             "account": account,
         }
 
@@ -503,9 +505,16 @@ class GrantVerificationProvider(_PolicyWriteStepProvider):
                 f"pull statement(s) while it wrote them; repaired ({repairs} repair(s)) "
                 "and verified"
             )
+        # Our grants hold; whether the write could have undone another stack's, only the
+        # time from its fresh read says (``write_window``, measured by the program; not
+        # an input that makes the verification run again, see ``_KEYS``).
+        policy_writes.check_write_window(
+            props["repository"], props["region"], props.get("write_window")
+        )
         return {
             **{k: props.get(k) for k in _VERIFICATION_KEYS},
             "repairs": repairs,
+            "write_window": props.get("write_window"),
             "account": account,
         }
 
@@ -643,6 +652,8 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
 
     policy: pulumi.Output[str]
     revision: pulumi.Output[str]
+    read_at: pulumi.Output[float]
+    """When the fresh read was taken (wall-clock seconds)."""
 
     def __init__(
         self,
@@ -668,6 +679,7 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
                 "policy": planned,
                 "missing": missing,
                 "revision": None,
+                "read_at": None,
             },
             secret_identity_opts(opts),
         )
@@ -684,6 +696,7 @@ class GrantVerification(Resource, module="lightsail-ecr", name="GrantVerificatio
         repository: str,
         grants: pulumi.Input[list[dict[str, str]]],
         revision: pulumi.Input[str],
+        write_window: pulumi.Input[float | None] = None,
         identity: AwsIdentity | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -698,6 +711,9 @@ class GrantVerification(Resource, module="lightsail-ecr", name="GrantVerificatio
                 # A new revision for every fresh merge: each write is verified. (Not the
                 # policy resource's output, which a refresh changes with others' edits.)
                 "revision": revision,
+                # Seconds from the fresh read to the policy resource's write, when both
+                # happened in this run: too long a window fails the run.
+                "write_window": write_window,
                 "repairs": None,
             },
             secret_identity_opts(opts),

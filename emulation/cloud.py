@@ -91,6 +91,12 @@ class VirtualClock:
     def monotonic(self) -> float:
         return time.monotonic() + self.offset
 
+    def time(self) -> float:
+        """Real wall-clock seconds, not moved by the sleeps: what a window between two
+        steps measures. A sleep here stands for a wait that a real run spends beside the
+        other steps (a verification's settle delay), not between them."""
+        return time.time()
+
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.offset += seconds

@@ -52,6 +52,9 @@ class ScaledClock:
     def monotonic(self) -> float:
         return time.monotonic() / self.scale
 
+    def time(self) -> float:
+        return time.time() / self.scale
+
     def sleep(self, seconds: float) -> None:
         time.sleep(max(seconds, 0.0) * self.scale)
 

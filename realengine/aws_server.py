@@ -18,16 +18,23 @@ Control paths under ``/_lsea/`` (JSON in, JSON out), for tests:
 - ``POST /_lsea/fault`` ``{"service", "operation", "code", "message"?, "status"?,
   "times"?}``: answer that call of a JSON-protocol service (``ecr``, ``lightsail``)
   with that error; ``DELETE /_lsea/fault`` clears every fault and latency;
-- ``POST /_lsea/latency`` ``{"service", "seconds"}``: every request to it waits;
+- ``POST /_lsea/latency`` ``{"service", "seconds", "operation"?, "user_agent"?}``: every
+  request to it (only that operation, only callers whose user agent holds that text)
+  waits;
 - ``POST /_lsea/service``: a container service made outside Pulumi
   (``LightsailEmulator.add_existing_service``'s arguments);
 - ``POST /_lsea/role`` ``{"name", "region", "active"}``: the puller role switched by hand;
-- ``GET /_lsea/calls``: the Lightsail calls answered so far, as ``[operation, params]``.
+- ``GET /_lsea/calls``: the Lightsail calls answered so far, as ``[operation, params]``;
+- ``GET /_lsea/ecr-calls``: every ECR call answered so far, in arrival order, as
+  ``{"start", "end", "operation", "repository", "user_agent", "error"}`` (wall-clock
+  seconds when it was taken up, after any latency, and when its answer was ready; the
+  error code or null): who read and wrote which policy when. ``DELETE`` clears it.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -81,6 +88,24 @@ class _Fault:
         self.remaining: int | None = spec.get("times")
 
 
+class _Latency:
+    """A wait before every request of a service, or of one operation, or of one caller."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.service = str(spec["service"]).lower()
+        self.seconds = float(spec["seconds"])
+        self.operation = str(spec.get("operation") or "")
+        self.user_agent = str(spec.get("user_agent") or "")
+        self.key = (self.service, self.operation, self.user_agent)
+
+    def applies(self, service: str, operation: str, agent: str) -> bool:
+        return (
+            service == self.service
+            and (not self.operation or operation == self.operation)
+            and self.user_agent in agent
+        )
+
+
 class EmulatedAwsApp:
     """The WSGI app: control paths, then Lightsail, then moto for everything else."""
 
@@ -88,7 +113,8 @@ class EmulatedAwsApp:
         self.lightsail = lightsail
         self.moto_app = moto_app
         self._faults: list[_Fault] = []
-        self._latency: dict[str, float] = {}
+        self._latency: list[_Latency] = []
+        self._ecr_calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -99,13 +125,19 @@ class EmulatedAwsApp:
         access_key, region = credential_scope(environ.get("HTTP_AUTHORIZATION", ""))
         service = _service_of(environ.get("HTTP_AUTHORIZATION", ""), target)
         operation = target.rsplit(".", 1)[-1] if target else ""
-        delay = self._latency.get(service, 0.0)
+        agent = environ.get("HTTP_USER_AGENT", "")
+        delay = self._delay(service, operation, agent)
         if delay:
             time.sleep(delay)
+        call = self._record_ecr_call(environ, operation, agent) if service == "ecr" else None
         fault = self._take_fault(service, operation)
         if fault is not None:
             status, body = error_body(fault.code, fault.message, fault.status)
+            if call is not None:
+                call.update(end=time.time(), error=fault.code)
             return _reply(start_response, status, body, "application/x-amz-json-1.1")
+        if call is not None:
+            return self._answer_ecr(call, environ, start_response)
         if target.startswith(_LIGHTSAIL_TARGET):
             params = json.loads(_body(environ) or b"{}")
             status, body = self.lightsail.answer(
@@ -113,6 +145,59 @@ class EmulatedAwsApp:
             )
             return _reply(start_response, status, body, "application/x-amz-json-1.1")
         return self.moto_app(environ, start_response)
+
+    def _delay(self, service: str, operation: str, agent: str) -> float:
+        with self._lock:
+            return max(
+                (d.seconds for d in self._latency if d.applies(service, operation, agent)),
+                default=0.0,
+            )
+
+    def _record_ecr_call(self, environ: Environ, operation: str, agent: str) -> dict[str, Any]:
+        """Log an ECR call as it is taken up; its body is put back for moto."""
+        body = _body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            repository = json.loads(body or b"{}").get("repositoryName")
+        except (ValueError, AttributeError):
+            repository = None
+        call = {
+            "start": time.time(),
+            "end": None,
+            "operation": operation,
+            "repository": repository,
+            "user_agent": agent,
+            "error": None,
+        }
+        with self._lock:
+            self._ecr_calls.append(call)
+        return call
+
+    def _answer_ecr(
+        self, call: dict[str, Any], environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """moto's answer, with the call's end and error code logged once it is ready."""
+        status: list[str] = []
+
+        def record_status(line: str, headers: Any, *rest: Any) -> Any:
+            status.append(line)
+            return start_response(line, headers, *rest)
+
+        result = self.moto_app(environ, record_status)
+        try:
+            answer = list(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        error = None
+        if status and not status[0].startswith("2"):
+            try:
+                error = str(json.loads(b"".join(answer)).get("__type", "")).rsplit("#", 1)[-1]
+            except (ValueError, AttributeError):
+                error = status[0]
+        call.update(end=time.time(), error=error or None)
+        return answer
 
     def _take_fault(self, service: str, operation: str) -> _Fault | None:
         with self._lock:
@@ -143,8 +228,17 @@ class EmulatedAwsApp:
                     self._faults.clear()
                     self._latency.clear()
             elif (what, method) == ("latency", "POST"):
+                latency = _Latency(spec)
                 with self._lock:
-                    self._latency[str(spec["service"]).lower()] = float(spec["seconds"])
+                    self._latency = [d for d in self._latency if d.key != latency.key]
+                    if latency.seconds:
+                        self._latency.append(latency)
+            elif (what, method) == ("ecr-calls", "GET"):
+                with self._lock:
+                    return _reply(start_response, 200, [dict(c) for c in self._ecr_calls])
+            elif (what, method) == ("ecr-calls", "DELETE"):
+                with self._lock:
+                    self._ecr_calls.clear()
             elif (what, method) == ("service", "POST"):
                 self.lightsail.add_existing_service(**spec)
             elif (what, method) == ("role", "POST"):
@@ -357,6 +451,34 @@ class EmulatedAwsServer(EcrHelpers):
 
     def add_existing_service(self, name: str, region: str | None = None, **more: Any) -> None:
         self.control("service", {"name": name, "region": region or self.region, **more})
+
+    def add_latency(
+        self,
+        service: str,
+        seconds: float,
+        *,
+        operation: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        """Every request to ``service`` (``operation`` only; callers whose user agent
+        holds ``user_agent`` only) waits ``seconds`` first; 0 removes that wait."""
+        self.control(
+            "latency",
+            {
+                "service": service,
+                "seconds": seconds,
+                "operation": operation,
+                "user_agent": user_agent,
+            },
+        )
+
+    def ecr_calls(self, operation: str | None = None) -> list[dict[str, Any]]:
+        """The ECR calls answered so far, in arrival order (see the module's docstring)."""
+        calls = self.control("ecr-calls", None, method="GET")
+        return [c for c in calls if operation is None or c["operation"] == operation]
+
+    def clear_ecr_calls(self) -> None:
+        self.control("ecr-calls", None, method="DELETE")
 
     def lightsail_calls(self, operation: str | None = None) -> list[Any]:
         calls = self.control("calls", None, method="GET")

@@ -159,9 +159,11 @@ def client_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     built: list[tuple[str, str]] = []
     original = sdk.client
 
-    def counting(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
+    def counting(
+        service: str, region: str, identity: Any = None, session: Any = None, **more: Any
+    ) -> Any:
         built.append((service, region))
-        return original(service, region, identity, session)
+        return original(service, region, identity, session, **more)
 
     monkeypatch.setattr(sdk, "client", counting)
     return built
@@ -178,8 +180,10 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], N
     original = sdk.client
     faults: list[tuple[str, str, str]] = []
 
-    def client(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
-        built = original(service, region, identity, session)
+    def client(
+        service: str, region: str, identity: Any = None, session: Any = None, **more: Any
+    ) -> Any:
+        built = original(service, region, identity, session, **more)
         for svc, operation, code in faults:
             if svc == service:
                 built.meta.events.register(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from realengine.aws_server import EmulatedAwsServer
@@ -155,3 +156,59 @@ def test_the_server_process_ends_with_the_context() -> None:
         assert server.client("sts").get_caller_identity()["Account"] == "123456789012"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_ecr_calls_are_logged_with_their_caller_and_times(aws: EmulatedAwsServer) -> None:
+    aws.create_repository("server-logged")
+    aws.clear_ecr_calls()
+    session = aws.session()
+    ecr = session.client(
+        "ecr",
+        endpoint_url=aws.endpoint,
+        config=Config(user_agent_extra="tester/1"),
+    )
+    with pytest.raises(ClientError):
+        ecr.get_repository_policy(repositoryName="server-logged")
+    ecr.set_repository_policy(
+        repositoryName="server-logged", policyText=json.dumps(_grant("arn:aws:iam::1:role/x"))
+    )
+
+    read, write = aws.ecr_calls()
+    assert (read["operation"], read["repository"], read["error"]) == (
+        "GetRepositoryPolicy",
+        "server-logged",
+        "RepositoryPolicyNotFoundException",
+    )
+    assert (write["operation"], write["repository"], write["error"]) == (
+        "SetRepositoryPolicy",
+        "server-logged",
+        None,
+    )
+    assert "tester/1" in read["user_agent"] and "tester/1" in write["user_agent"]
+    assert read["start"] <= read["end"] <= write["start"] <= write["end"]
+    # The body went on to moto whole: the policy was written.
+    assert aws.policy("server-logged") == _grant("arn:aws:iam::1:role/x")
+    aws.clear_ecr_calls()
+    assert aws.ecr_calls() == []
+
+
+def test_latency_of_one_operation_for_one_caller(aws: EmulatedAwsServer) -> None:
+    aws.create_repository("server-slow")
+    aws.add_latency("ecr", 0.5, operation="GetRepositoryPolicy", user_agent="slow-caller")
+    try:
+        slow = aws.session().client(
+            "ecr",
+            endpoint_url=aws.endpoint,
+            config=Config(user_agent_extra="slow-caller"),
+        )
+        aws.clear_ecr_calls()
+        aws.policy("server-slow")  # another caller: no wait
+        with pytest.raises(ClientError):
+            slow.get_repository_policy(repositoryName="server-slow")
+        slow.describe_repositories(repositoryNames=["server-slow"])  # another operation
+    finally:
+        aws.add_latency("ecr", 0, operation="GetRepositoryPolicy", user_agent="slow-caller")
+    other, slowed, described = aws.ecr_calls()
+    # The log's start is taken after the wait: the wait shows as the gap between calls.
+    assert slowed["start"] - other["end"] >= 0.5
+    assert described["start"] - slowed["end"] < 0.5

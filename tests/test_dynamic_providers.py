@@ -306,7 +306,7 @@ def lightsail(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLightsail]:
     with Stubber(client) as stubber:
         fake = FakeLightsail(client, stubber)
 
-        def build(service: str, region: str, identity: AwsIdentity | None = None) -> Any:
+        def build(service: str, region: str, identity: AwsIdentity | None = None, **_: Any) -> Any:
             if service == "sts":
                 # Which account the role acts in: asked, not counted as a Lightsail client.
                 return types.SimpleNamespace(get_caller_identity=lambda: {"Account": ACCOUNT})

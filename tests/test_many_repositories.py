@@ -51,8 +51,10 @@ def ecr_calls(ecr: Any, monkeypatch: pytest.MonkeyPatch) -> EcrCalls:
     seen = EcrCalls()
     original = sdk.client
 
-    def client(service: str, region: str, identity: Any = None, session: Any = None) -> Any:
-        built = original(service, region, identity, session)
+    def client(
+        service: str, region: str, identity: Any = None, session: Any = None, **more: Any
+    ) -> Any:
+        built = original(service, region, identity, session, **more)
         seen.built.append((service, region))
 
         def record(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

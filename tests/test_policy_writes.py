@@ -26,10 +26,13 @@ from components.aws.policy_writes import (
     PROPAGATION_TIMEOUT_SECONDS,
     SETTLE_SECONDS,
     GrantNotVerified,
+    WriteWindowExceeded,
+    check_write_window,
     ensure_grants,
     merged_from_fresh_read,
     revoke_verified,
     verify_grants,
+    write_window,
 )
 from components.aws.revocation import Revocation
 from components.dynamic_providers import (
@@ -704,6 +707,7 @@ def test_document_create_merges_into_a_read_taken_at_create_time(ecr: Any) -> No
     assert stored_text(ecr) == outs["policy"]
     assert outs["missing"] == []
     assert isinstance(outs["revision"], str) and outs["revision"]
+    assert isinstance(outs["read_at"], float)
     assert {k: outs[k] for k in ("region", "repository", "grants", "identity")} == {
         k: props[k] for k in ("region", "repository", "grants", "identity")
     }
@@ -849,7 +853,7 @@ def test_verification_create_on_a_healthy_policy_repairs_nothing(
     result = GrantVerificationProvider().create({**VERIFICATION, "repairs": None})
 
     assert result.id == f"{REGION}/{REPOSITORY}"
-    assert result.outs == {**VERIFICATION, "repairs": 0, "account": ACCOUNT}
+    assert result.outs == {**VERIFICATION, "repairs": 0, "write_window": None, "account": ACCOUNT}
     assert len(clock.slept) == 1
     assert stored_text(ecr) == text
 
@@ -891,3 +895,117 @@ def test_finalizer_delete_revokes_again_after_a_stale_write(
 
     assert stored(ecr) == {"Version": "2012-10-17", "Statement": [CI_PUSH]}
     assert len(hooked.slept) == 2
+
+
+# --- the window from the fresh read to the policy resource's write ----------------------
+
+
+def test_ensure_says_when_its_document_was_read_before_the_read(
+    ecr: Any, clock: VirtualClock
+) -> None:
+    put_policy(ecr, {"Version": "2012-10-17", "Statement": [CI_PUSH]})
+    before = clock.time()
+
+    ensured = ensure_grants(ecr, REPOSITORY, REGION, [OURS])
+
+    assert before <= ensured.read_at <= clock.time()
+
+
+def test_ensure_dates_its_document_from_the_last_read_of_a_propagation_retry(
+    ecr: Any, clock: VirtualClock
+) -> None:
+    put_policy(ecr, {"Version": "2012-10-17", "Statement": [CI_PUSH]})
+    failing = fail_first(2, "InvalidParameterException")
+    ecr.meta.events.register("before-call.ecr.SetRepositoryPolicy", failing)
+    reads: list[float] = []
+    ecr.meta.events.register(
+        "before-call.ecr.GetRepositoryPolicy", lambda **_: reads.append(clock.time())
+    )
+
+    ensured = ensure_grants(ecr, REPOSITORY, REGION, [OURS])
+
+    # The document written comes from the third read, taken after two back-offs.
+    assert len(reads) == 3 and clock.slept
+    assert reads[1] <= ensured.read_at <= reads[2]
+
+
+class WallClock(VirtualClock):
+    """A clock whose wall time a test sets."""
+
+    def __init__(self, now: float) -> None:
+        super().__init__()
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_write_window_is_the_time_since_a_read_of_this_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(policy_writes, "clock", WallClock(1000.0 + 1.5))
+
+    assert write_window(1000.0, started_at=999.0) == 1.5
+    # A read taken at the very start of the run counts as this run's.
+    assert write_window(999.0, started_at=999.0) == 2.5
+
+
+@pytest.mark.parametrize("read_at", [None, "unknown"])
+def test_write_window_of_a_read_not_taken_in_this_run_is_none(
+    clock: VirtualClock, read_at: Any
+) -> None:
+    # No read recorded (older state, a preview's unknown), or one from an earlier run
+    # whose document this run did not write: nothing of this run to judge.
+    started = clock.time()
+    assert write_window(read_at, started) is None
+    assert write_window(started - 60.0, started) is None
+
+
+@pytest.mark.parametrize("window", [None, 0.0, 0.8, SETTLE_SECONDS])
+def test_a_window_within_the_settle_delay_passes(window: float | None) -> None:
+    check_write_window(REPOSITORY, REGION, window)
+
+
+def test_a_window_longer_than_the_settle_delay_fails_naming_repository_and_window() -> None:
+    with pytest.raises(WriteWindowExceeded) as caught:
+        check_write_window(REPOSITORY, REGION, SETTLE_SECONDS + 2.34)
+
+    message = str(caught.value)
+    assert WHERE in message
+    assert f"{SETTLE_SECONDS + 2.34:.1f} s after the read" in message
+    assert f"settle delay covers ({SETTLE_SECONDS:g} s)" in message
+    assert "preview --refresh --expect-no-changes" in message
+
+
+def test_verification_of_a_late_write_verifies_then_fails_loudly(
+    ecr: Any, clock: VirtualClock
+) -> None:
+    put_policy(ecr, {"Version": "2012-10-17", "Statement": [CI_PUSH]})
+    late = {**VERIFICATION, "repairs": None, "write_window": SETTLE_SECONDS + 1.0}
+
+    with pytest.raises(WriteWindowExceeded, match=r"written 6\.0 s after the read"):
+        GrantVerificationProvider().create(late)
+
+    # Our own grant was still checked (and here repaired) before the run was stopped.
+    assert len(clock.slept) >= 1
+    assert stored(ecr) == {"Version": "2012-10-17", "Statement": [CI_PUSH, OURS]}
+
+
+def test_verification_of_a_write_within_the_window_records_it(
+    ecr: Any, clock: VirtualClock
+) -> None:
+    put_policy(ecr, {"Version": "2012-10-17", "Statement": [CI_PUSH, OURS]})
+
+    outs = outputs(GrantVerificationProvider().create({**VERIFICATION, "write_window": 0.4}))
+
+    assert outs["write_window"] == 0.4
+    assert outs["repairs"] == 0
+
+
+def test_verification_diff_ignores_the_window() -> None:
+    # Measured anew in every run: a different window is not a change to verify again.
+    result = GrantVerificationProvider().diff(
+        "id", {**VERIFICATION, "write_window": 0.4}, {**VERIFICATION, "write_window": None}
+    )
+
+    assert result.changes is False

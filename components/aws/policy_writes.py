@@ -33,18 +33,20 @@ from ..rules import policy
 from . import ecr_api, sdk
 from .revocation import Revocation, revoke_statement
 
-# The settle delay, from the window it must outlast. Measured in the emulated engine
-# (`python -m emulation.benchmark --window`), the window from the fresh read to the
-# policy resource's SetRepositoryPolicy is a few milliseconds of engine work plus two
-# ECR round trips. The real engine adds the hops the emulation has not: the dynamic
-# provider's answer to the engine, the output's way back to the program, the policy's
-# RegisterResource, the AWS provider's Check, Diff and Update over gRPC, then the call
-# itself; typically well under a second, and up to a few seconds on a loaded CI runner.
-# The AWS provider's own retries of a principal IAM has not propagated yet (up to two
-# minutes) would stretch it far more, which is why the fresh merge writes a new grant
-# itself first (``ensure_grants``): by the time the policy resource writes, the principal
-# is accepted at once. 5 s is about twice that pessimistic few seconds; the jitter keeps
-# two repairing runs from colliding again on the same beat.
+# The settle delay, from the window it must outlast: the time from the fresh read to the
+# end of the policy resource's SetRepositoryPolicy made from it, under the real engine
+# (the dynamic provider's answer, the output's way back to the program, the policy's
+# RegisterResource, the AWS provider's Check, Diff and Update, the call itself).
+# Measured with `python -m realengine.window --runs 10` (first ups through the real CLI,
+# 6 repositories a stack, 2 shared cores): one stack 0.19 s median, 0.30 s at most; four
+# stacks at once 0.35 s median, 0.94 s at most (the program's own measure, which ends
+# when the result reaches it, 1.04 s at most). 5 s is 5.3 (4.8) times the longest; a run
+# whose window exceeds it fails loudly (``check_write_window``), so a window that grows
+# (a larger or busier run) is seen, not silently unsafe. The AWS provider's own retries
+# of a principal IAM has not propagated yet (up to two minutes) would stretch it far
+# more, which is why the fresh merge writes a new grant itself first (``ensure_grants``):
+# by the time the policy resource writes, the principal is accepted at once. The jitter
+# keeps two repairing runs from colliding again on the same beat.
 SETTLE_SECONDS = 5.0
 JITTER_SECONDS = 2.0
 # Each repair is a fresh read-merge-write; a writer that keeps undoing ours for longer
@@ -65,12 +67,18 @@ class GrantNotVerified(RuntimeError):
     """A grant or a revoke did not hold after every repair: another writer kept undoing it."""
 
 
+class WriteWindowExceeded(RuntimeError):
+    """A policy was written longer after its fresh read than the settle delay covers."""
+
+
 @dataclass(frozen=True)
 class Ensured:
-    """The document as merged from the fresh read, and whether this call wrote it."""
+    """The document as merged from the fresh read, whether this call wrote it, and when
+    that read was taken (wall-clock seconds, comparable across the run's processes)."""
 
     text: str
     wrote: bool
+    read_at: float
 
 
 def _where(repository: str, region: str) -> str:
@@ -115,12 +123,14 @@ def ensure_grants(
     started = clock.monotonic()
     delay = _PROPAGATION_FIRST_DELAY
     while True:
+        # Taken before the call: the read may land any time until it answers.
+        read_at = clock.time()
         text, missing = merged_from_fresh_read(ecr, repository, region, statements)
         if not missing:
-            return Ensured(text, wrote=False)
+            return Ensured(text, wrote=False, read_at=read_at)
         try:
             ecr_api.set_policy_text(ecr, repository, _where(repository, region), text)
-            return Ensured(text, wrote=True)
+            return Ensured(text, wrote=True, read_at=read_at)
         except sdk.AwsCallError as exc:
             if exc.code != "InvalidParameterException":
                 raise
@@ -139,6 +149,35 @@ def ensure_grants(
                 ) from None
         clock.sleep(min(delay, PROPAGATION_TIMEOUT_SECONDS - waited))
         delay = min(delay * 2, _PROPAGATION_MAX_DELAY)
+
+
+def write_window(read_at: Any, started_at: float) -> float | None:
+    """Seconds from a fresh read (``read_at``) to now, when the policy resource's write
+    made from it has just been reported; None when that read was not taken in this run
+    (``started_at``: the run's start), whose write, if any, is not this run's to judge.
+
+    Measured from above: "now" is when the write's result reached the program."""
+    if not isinstance(read_at, (int, float)) or read_at < started_at:
+        return None
+    return max(clock.time() - float(read_at), 0.0)
+
+
+def check_write_window(repository: str, region: str, window: Any) -> None:
+    """Fail loudly when a policy was written longer after its fresh read than the
+    settle delay covers: another stack's grant written in between may then be lost
+    after that stack verified it, with its run reporting success."""
+    if not isinstance(window, (int, float)) or window <= SETTLE_SECONDS:
+        return
+    raise WriteWindowExceeded(
+        f"the policy of {_where(repository, region)} was written {window:.1f} s after the "
+        f"read it was merged from, longer than the settle delay covers ({SETTLE_SECONDS:g} s). "
+        "This stack's own grants are verified, but a grant another stack (or team) wrote in "
+        "between may have been overwritten after its run checked it. Check the other stacks "
+        f"that grant {repository} (`pulumi preview --refresh --expect-no-changes`, or "
+        "`python -m components.doctor`) and run `pulumi up` on any that lacks its grant. The "
+        "window grows when the engine is overloaded: run fewer stacks at once, or with a "
+        "lower --parallel"
+    )
 
 
 def verify_grants(

@@ -28,6 +28,18 @@ from .identity import AwsIdentity
 # so threads sharing a client never queue for, or discard, a connection.
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
 
+# Every call says who made it, in the User-Agent that CloudTrail records: this project,
+# and which of its processes (the program's reads, the dynamic providers' reads and
+# writes), so that a policy write found in CloudTrail can be traced to its step.
+USER_AGENT = "lightsail-ecr-access"
+PROGRAM, PROVIDER = "program", "provider"
+
+
+def user_agent(caller: str) -> str:
+    """The User-Agent suffix of the calls ``caller`` (PROGRAM, PROVIDER) makes."""
+    return f"{USER_AGENT} md/{caller}"
+
+
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 OPERATOR_POLICY_HINT = (
     "the stack output `operatorPolicy` is the least-privilege IAM policy to attach to "
@@ -52,13 +64,16 @@ def client(
     region: str,
     identity: AwsIdentity | None = None,
     session: Any | None = None,
+    caller: str = PROGRAM,
 ) -> Any:
     """A boto3 client for ``service`` in ``region``, acting as ``identity`` (the AWS
-    provider's; ambient credentials when None), with standard retries.
+    provider's; ambient credentials when None), with standard retries, its calls
+    tagged with ``caller``.
 
     Without ``session`` a fresh one is made; a session given must be the identity's
     and used by one thread at a time (sessions are not thread-safe, clients are)."""
-    return (identity or AwsIdentity()).client(service, region, config=_RETRIES, session=session)
+    config = _RETRIES.merge(Config(user_agent_extra=user_agent(caller)))
+    return (identity or AwsIdentity()).client(service, region, config=config, session=session)
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -110,7 +125,7 @@ def cached_client(service: str, region: str, identity: AwsIdentity | None = None
     key = (service, region, identity or AwsIdentity())
     with _process_clients_lock:
         if key not in _process_clients:
-            _process_clients[key] = client(service, region, identity)
+            _process_clients[key] = client(service, region, identity, caller=PROVIDER)
         return _process_clients[key]
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ..aws import ecr_api, sdk, sts_api
+from ..aws import ecr_api, policy_writes, sdk, sts_api
 from ..aws.concurrency import bounded_map
 from ..aws.identity import AwsIdentity
 from ..dynamic_providers import FreshPolicyDocument, GrantFinalizer, GrantVerification
@@ -127,6 +127,8 @@ class RepositoryPolicyBook:
 
     def __init__(self, program_end: ProgramEnd) -> None:
         self.program_end = program_end
+        # A fresh read taken after this was taken in this run (same clock as the reads').
+        self.started_at = policy_writes.clock.time()
         self._entries: dict[tuple[str, str, str], RepositoryEntry] = {}
         self._clients: dict[tuple[AwsIdentity, str, str], Any] = {}
         self._sessions: dict[tuple[AwsIdentity, str], Any] = {}
@@ -367,12 +369,19 @@ class RepositoryPolicyBook:
                 retain_on_delete=True,
             ),
         )
+        # Taken in the program as the policy resource's result arrives, that is just
+        # after its write (the program is not bound by the dynamic provider's threads).
+        started_at = self.started_at
+        window = pulumi.Output.all(document.read_at, entry.policy_resource.id).apply(
+            lambda done: policy_writes.write_window(done[0], started_at)
+        )
         entry.verification = GrantVerification(
             f"{owner_name}-verify-{entry.name}",
             region=entry.region,
             repository=entry.name,
             grants=plan["grants"],
             revision=document.revision,
+            write_window=window,
             identity=identity,
             # Checked only once the policy resource has written.
             opts=pulumi.ResourceOptions(parent=owner, depends_on=[entry.policy_resource]),

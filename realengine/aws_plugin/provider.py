@@ -51,6 +51,9 @@ from emulation.providers import PROVIDERS, EmulatedProvider
 VERSION = "7.51.1"
 """The pulumi-aws version this stands in for (the Python SDK's, in requirements.txt)."""
 
+USER_AGENT = f"pulumi-aws/{VERSION} md/stand-in"
+"""What this provider's AWS calls add to their User-Agent."""
+
 SERVICE = "aws:lightsail/containerService:ContainerService"
 POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 DEPLOYMENT = "aws:lightsail/containerServiceDeploymentVersion:ContainerServiceDeploymentVersion"
@@ -253,7 +256,11 @@ class AwsStandIn(Provider):
             raise RuntimeError("no AWS Region: set aws:region or the resource's region")
         with self._lock:
             if region not in self._sessions:
-                self._sessions[region] = provider_session(self.settings, region)
+                session = provider_session(self.settings, region)
+                # As the real provider names itself in every call's User-Agent (which
+                # CloudTrail records): its writes can be told from the program's.
+                session._session.user_agent_extra = USER_AGENT
+                self._sessions[region] = session
             return self._sessions[region]
 
     def _caller_identity(self, region: str | None) -> dict[str, Any]:
