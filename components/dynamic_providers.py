@@ -497,7 +497,13 @@ class GrantVerificationProvider(_PolicyWriteStepProvider):
 
     def _apply(self, props: dict[str, Any], account: str) -> dict[str, Any]:
         repairs = policy_writes.verify_grants(
-            _client("ecr", props), props["repository"], props["region"], _statements(props)
+            _client("ecr", props),
+            props["repository"],
+            props["region"],
+            _statements(props),
+            # The program waited the settle delay already (``policy_writes.settled``); a
+            # verification without it (state of an older version) waits here.
+            settled_until=props.get("settled_until"),
         )
         if repairs:
             _warn(
@@ -697,6 +703,7 @@ class GrantVerification(Resource, module="lightsail-ecr", name="GrantVerificatio
         grants: pulumi.Input[list[dict[str, str]]],
         revision: pulumi.Input[str],
         write_window: pulumi.Input[float | None] = None,
+        settled_until: pulumi.Input[float | None] = None,
         identity: AwsIdentity | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -714,6 +721,8 @@ class GrantVerification(Resource, module="lightsail-ecr", name="GrantVerificatio
                 # Seconds from the fresh read to the policy resource's write, when both
                 # happened in this run: too long a window fails the run.
                 "write_window": write_window,
+                # Not compared by the diff: when the program's settle delay ended.
+                "settled_until": settled_until,
                 "repairs": None,
             },
             secret_identity_opts(opts),

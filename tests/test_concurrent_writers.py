@@ -222,7 +222,7 @@ def test_without_the_verification_these_interleavings_lose_grants(
     would miss if the emulation did not make the writers meet."""
     from components.aws import policy_writes
 
-    monkeypatch.setattr(policy_writes, "verify_grants", lambda *_: 0)
+    monkeypatch.setattr(policy_writes, "verify_grants", lambda *_, **__: 0)
     lost = []
     for seed in SEEDS:
         with EmulatedAws(region=REGION, arn_after_polls=2) as aws:

@@ -24,6 +24,7 @@ policy pack answers that.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import dataclass
@@ -97,9 +98,39 @@ def _read(ecr: Any, repository: str, region: str) -> policy.Document | None:
         ) from None
 
 
-def settle() -> None:
-    """Wait long enough that any write made from a read older than ours has landed."""
-    clock.sleep(SETTLE_SECONDS + jitter.uniform(0.0, JITTER_SECONDS))
+def settle_deadline() -> float:
+    """When a settle delay that starts now ends (``clock.time()``), jitter included."""
+    return clock.time() + SETTLE_SECONDS + jitter.uniform(0.0, JITTER_SECONDS)
+
+
+def settle(until: float | None = None) -> None:
+    """Wait long enough that any write made from a read older than ours has landed:
+    until ``until`` (a ``settle_deadline`` that someone else already waited for, so
+    only what is left of it), or a whole settle delay from now."""
+    if until is None:
+        clock.sleep(SETTLE_SECONDS + jitter.uniform(0.0, JITTER_SECONDS))
+    else:
+        clock.sleep(max(until - clock.time(), 0.0))
+
+
+async def settled(window: float | None) -> float | None:
+    """Wait, in the program, for the settle delay after a policy write whose result has
+    just arrived; return its deadline, which the verification then does not wait again.
+
+    The wait belongs here rather than in the verification's provider: Pulumi's dynamic
+    provider host serves every dynamic resource of a run with 4 threads, and a
+    verification sleeping there holds one, so at 160 repositories the sleeps queued
+    four at a time and held up the fresh documents and the engine's Checks behind them,
+    until a fresh read was 20 s old when its document was written (`python -m
+    realengine.window --stacks 1 --repositories 160`). The program waits on its event
+    loop, any number at once. ``window`` None: no write of this run to settle after."""
+    if window is None:
+        return None
+    deadline = settle_deadline()
+    # Short steps of real time: the clock may be a harness's scaled one.
+    while (left := deadline - clock.time()) > 0:
+        await asyncio.sleep(min(left, 0.1))
+    return deadline
 
 
 def merged_from_fresh_read(
@@ -181,15 +212,21 @@ def check_write_window(repository: str, region: str, window: Any) -> None:
 
 
 def verify_grants(
-    ecr: Any, repository: str, region: str, statements: list[policy.Statement]
+    ecr: Any,
+    repository: str,
+    region: str,
+    statements: list[policy.Statement],
+    settled_until: float | None = None,
 ) -> int:
     """Check, after the settle delay, that the live policy holds ``statements``; repair.
 
+    ``settled_until``: the deadline of a settle delay already waited for the write
+    (``settled``); only what is left of it is waited before the first check.
     Returns how many repairs it took (0: the write held). Raises GrantNotVerified,
     naming what the live policy held, when they are still missing after MAX_REPAIRS.
     """
     for repairs in range(MAX_REPAIRS + 1):
-        settle()
+        settle(settled_until if repairs == 0 else None)
         live = _read(ecr, repository, region)
         missing = policy.missing_grants(live, statements)
         if not missing:
