@@ -393,6 +393,9 @@ class FreshPolicyDocumentProvider(_PolicyWriteStepProvider):
             "missing": [],
             # Every fresh merge is a new revision: the verification runs after each.
             "revision": uuid.uuid4().hex,
+            # The run that merged it: the program writes this document only when it was
+            # merged by this very run (``run`` is no key of the diff).
+            "run": props.get("run"),
             "account": account,
         }
 
@@ -579,6 +582,9 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
 
     policy: pulumi.Output[str]
     revision: pulumi.Output[str]
+    run: pulumi.Output[str]
+    """The run that made ``policy``: an old one when this resource took a Same step (no
+    change, or left out by `--target`), whose ``policy`` is then as old as that run."""
 
     def __init__(
         self,
@@ -589,6 +595,7 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
         grants: pulumi.Input[list[dict[str, str]]],
         planned: pulumi.Input[str],
         missing: pulumi.Input[list[str]],
+        run: str = "",
         identity: AwsIdentity | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -604,6 +611,8 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
                 "policy": planned,
                 "missing": missing,
                 "revision": None,
+                # Not compared by the diff: echoed on create and update only.
+                "run": run,
             },
             secret_identity_opts(opts),
         )
