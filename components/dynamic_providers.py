@@ -83,7 +83,8 @@ _IDENTITY_CONFIG_KEYS = (
 )
 
 
-def _identity_is_secret() -> bool:
+def identity_is_secret() -> bool:
+    """Whether the stack keeps any of the AWS identity's settings secret."""
     return any(pulumi.runtime.is_config_secret(f"aws:{k}") for k in _IDENTITY_CONFIG_KEYS)
 
 
@@ -91,12 +92,12 @@ def identity_input(identity: AwsIdentity | None) -> pulumi.Input[dict[str, Any]]
     """The identity as a dynamic resource's input: secret when the stack keeps any of its
     settings secret."""
     state = (identity or AwsIdentity()).to_state()
-    return pulumi.Output.secret(state) if _identity_is_secret() else state
+    return pulumi.Output.secret(state) if identity_is_secret() else state
 
 
 def secret_identity_opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions | None:
     """``opts``, with the echoed identity output kept secret when the input is."""
-    if not _identity_is_secret():
+    if not identity_is_secret():
         return opts
     secret = pulumi.ResourceOptions(additional_secret_outputs=["identity"])
     return pulumi.ResourceOptions.merge(opts, secret)
