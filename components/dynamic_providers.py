@@ -49,7 +49,6 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 from .aws import lightsail_api, policy_writes, puller_role, sdk, sts_api
 from .aws.identity import AwsIdentity
@@ -104,9 +103,10 @@ def secret_identity_opts(opts: pulumi.ResourceOptions | None) -> pulumi.Resource
 
 
 def _identity_of(props: dict[str, Any]) -> AwsIdentity:
-    """The stored identity; a secret one reaches the provider wrapped as a secret (the
-    dynamic provider host keeps secrets so that the outputs echoing them stay secret)."""
-    return AwsIdentity.from_state(unwrap_rpc_secret(props.get("identity")))
+    """The stored identity. A secret one reaches the provider as plain values: the
+    dynamic provider host does not accept secrets, so the engine unwraps them before the
+    call and marks secret the outputs that echo a secret input."""
+    return AwsIdentity.from_state(props.get("identity"))
 
 
 def _client(service: str, props: dict[str, Any]) -> Any:
@@ -188,10 +188,10 @@ def _document_what(props: dict[str, Any]) -> str:
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     def value(props: dict[str, Any], key: str) -> Any:
         # State written before identities existed holds none: that is the ambient one.
-        # An identity that became secret is a change too, so that the state stores the
-        # secret form instead of keeping the plain one it holds.
+        # (An identity that became secret is no change: the provider sees it plain, and
+        # the engine encrypts the outputs of a secret input on every step.)
         if key == "identity":
-            return _identity_of(props), is_rpc_secret(props.get(key))
+            return _identity_of(props)
         return props.get(key)
 
     return [k for k in keys if value(olds, k) != value(news, k)]
