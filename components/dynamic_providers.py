@@ -272,10 +272,13 @@ class PullerRoleProvider(ResourceProvider):
             id_, {**props, "active": live.active, "principal_arn": live.principal_arn}
         )
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
         # Nothing to undo: the role goes with the container service, and turning access
-        # off is an update of this resource, not a delete.
-        return None
+        # off is an update of this resource, not a delete. But the service is deleted
+        # right after (it depends on nothing this resource could stop otherwise), and the
+        # AWS provider takes a service it does not find, as in another account, as
+        # deleted: so another account's credentials stop the destroy here, first.
+        _check_account(props, _role_what(props))
 
 
 class GrantFinalizerProvider(ResourceProvider):
@@ -365,9 +368,11 @@ class _PolicyWriteStepProvider(ResourceProvider):
         account = _account_for_update(olds, news, _document_what(news))
         return UpdateResult(self._apply(news, account))
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        # Not a thing in AWS: the grant finalizers remove the statements.
-        return None
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # Not a thing in AWS: the grant finalizers remove the statements. These steps are
+        # the first a destroy deletes: another account's credentials stop it here, before
+        # anything is forgotten.
+        _check_account(props, _document_what(props))
 
 
 class FreshPolicyDocumentProvider(_PolicyWriteStepProvider):
