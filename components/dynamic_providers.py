@@ -515,10 +515,13 @@ class GrantFinalizer(Resource, module="lightsail-ecr", name="GrantFinalizer"):
 class AdoptionCheckProvider(ResourceProvider):
     """Refuses to import a service that the import would change; the import only.
 
-    Its ``check`` compares the live service with the stack's goal while this resource is
-    not yet in the stack's state (``olds`` is empty), that is in the preview and the
-    `up` that import the service; the service waits for it. Once the service is adopted
-    the stack owns it: a later change of power, scale or tags applies as to any service.
+    Its ``check`` compares the live service with the stack's goal; the service waits for
+    it. Being in the stack's state does not mean the import happened (it may have failed
+    after this resource was created), and nothing the engine hands a provider says
+    whether the service is in the state: so it compares on every run, and passes a live
+    service that is still as the stack asked when it last compared (``olds``), so that
+    an adopted service takes later changes of power, scale or tags as any service does
+    (``adoption.check_adoptable``).
     """
 
     __module__ = PICKLE_MODULE
@@ -526,18 +529,9 @@ class AdoptionCheckProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        if olds:
-            return CheckResult(news, [])
         live = lightsail_api.get_container_service(_client("lightsail", news), news["service_name"])
-        goal = adoption.ServiceGoal(
-            news["service_name"],
-            news["region"],
-            news["power"],
-            int(news["scale"]),
-            dict(news.get("tags") or {}),
-        )
         try:
-            adoption.check_adoptable(live, goal)
+            adoption.check_adoptable(live, _service_goal(news), _approved(olds, news))
         except ConfigurationError as exc:
             return CheckResult(news, [CheckFailure("service_name", str(exc))])
         return CheckResult(news, [])
@@ -546,11 +540,31 @@ class AdoptionCheckProvider(ResourceProvider):
         return CreateResult(f"{props['region']}/{props['service_name']}", props)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        # The check was for the import; what the stack asks later is the service's diff.
+        # Nothing to do in AWS: the comparison is the check's, on every run.
         return DiffResult(changes=False, replaces=[], delete_before_replace=False)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None
+
+
+def _approved(olds: dict[str, Any], news: dict[str, Any]) -> adoption.ServiceGoal | None:
+    """What the stack asked of this same service when the check last passed (its stored
+    inputs), if any."""
+    if not all(k in olds for k in ("service_name", "region", "power", "scale")):
+        return None
+    if (olds["service_name"], olds["region"]) != (news["service_name"], news["region"]):
+        return None
+    return _service_goal(olds)
+
+
+def _service_goal(props: dict[str, Any]) -> adoption.ServiceGoal:
+    return adoption.ServiceGoal(
+        props["service_name"],
+        props["region"],
+        props["power"],
+        int(props["scale"]),
+        dict(props.get("tags") or {}),
+    )
 
 
 class AdoptionCheck(Resource, module="lightsail-ecr", name="AdoptionCheck"):
