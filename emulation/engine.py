@@ -211,9 +211,7 @@ def _secret_outputs(
     """What the step executor does to every new state: an output listed in
     ``additionalSecretOutputs``, or whose input of the same key is secret, is secret."""
     return {
-        k: rpc.wrap_rpc_secret(v)
-        if k in additional or rpc.is_rpc_secret(inputs.get(k))
-        else v
+        k: rpc.wrap_rpc_secret(v) if k in additional or rpc.is_rpc_secret(inputs.get(k)) else v
         for k, v in outputs.items()
     }
 
@@ -396,9 +394,7 @@ class Engine:
             if not resource.custom or resource.type.startswith(_PROVIDER_TYPE):
                 continue
             if resource.type.startswith(_DYNAMIC):
-                read = _provider_of(resource.outputs).read(
-                    resource.id, _plain(resource.outputs)
-                )
+                read = _provider_of(resource.outputs).read(resource.id, _plain(resource.outputs))
                 found = (
                     _annotate_secrets(
                         {**(read.outs or {}), _PROVIDER_KEY: resource.outputs[_PROVIDER_KEY]},
