@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .aws.identity import AwsIdentity, check_identity
-from .dynamic_providers import AdoptionCheck, PullerRole
+from .dynamic_providers import AdoptionCheck, PullerRole, identity_is_secret
 from .program.aws_provider import check_no_explicit_provider, provider_for
 from .program.plan import ServiceInputs, ServicePlan, check_inputs, plan_service
 from .program.repository_policies import RepositoryPolicyBook
@@ -235,13 +235,18 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         self.url = service.url
         self.principal_arn = role.principal_arn
         self.image_uri_prefixes = pulumi.Output.from_input(plan.prefixes)
-        self.operator_policy = pulumi.Output.from_input(
-            operator_policy(
-                plan.repository_arns,
-                bool(plan.containers),
-                identity.assumed_role_arns(),
-                diagnosis=True,
-            )
+        text = operator_policy(
+            plan.repository_arns,
+            bool(plan.containers),
+            identity.assumed_role_arns(),
+            diagnosis=True,
+        )
+        # It names the roles the stack assumes: a stack that keeps them secret (a role
+        # ARN set with `pulumi config set --secret --path`) must not export them in plain.
+        self.operator_policy = (
+            pulumi.Output.secret(text)
+            if identity.assume_roles and identity_is_secret()
+            else pulumi.Output.from_input(text)
         )
         self.register_outputs(
             {

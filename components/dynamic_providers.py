@@ -52,7 +52,6 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 from .aws import lightsail_api, policy_writes, puller_role, sdk, sts_api
 from .aws.identity import AwsIdentity
@@ -86,7 +85,8 @@ _IDENTITY_CONFIG_KEYS = (
 )
 
 
-def _identity_is_secret() -> bool:
+def identity_is_secret() -> bool:
+    """Whether the stack keeps any of the AWS identity's settings secret."""
     return any(pulumi.runtime.is_config_secret(f"aws:{k}") for k in _IDENTITY_CONFIG_KEYS)
 
 
@@ -94,21 +94,22 @@ def identity_input(identity: AwsIdentity | None) -> pulumi.Input[dict[str, Any]]
     """The identity as a dynamic resource's input: secret when the stack keeps any of its
     settings secret."""
     state = (identity or AwsIdentity()).to_state()
-    return pulumi.Output.secret(state) if _identity_is_secret() else state
+    return pulumi.Output.secret(state) if identity_is_secret() else state
 
 
 def secret_identity_opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions | None:
     """``opts``, with the echoed identity output kept secret when the input is."""
-    if not _identity_is_secret():
+    if not identity_is_secret():
         return opts
     secret = pulumi.ResourceOptions(additional_secret_outputs=["identity"])
     return pulumi.ResourceOptions.merge(opts, secret)
 
 
 def _identity_of(props: dict[str, Any]) -> AwsIdentity:
-    """The stored identity; a secret one reaches the provider wrapped as a secret (the
-    dynamic provider host keeps secrets so that the outputs echoing them stay secret)."""
-    return AwsIdentity.from_state(unwrap_rpc_secret(props.get("identity")))
+    """The stored identity. A secret one reaches the provider as plain values: the
+    dynamic provider host does not accept secrets, so the engine unwraps them before the
+    call and marks secret the outputs that echo a secret input."""
+    return AwsIdentity.from_state(props.get("identity"))
 
 
 def _client(service: str, props: dict[str, Any]) -> Any:
@@ -251,10 +252,10 @@ def _document_what(props: dict[str, Any]) -> str:
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     def value(props: dict[str, Any], key: str) -> Any:
         # State written before identities existed holds none: that is the ambient one.
-        # An identity that became secret is a change too, so that the state stores the
-        # secret form instead of keeping the plain one it holds.
+        # (An identity that became secret is no change: the provider sees it plain, and
+        # the engine encrypts the outputs of a secret input on every step.)
         if key == "identity":
-            return _identity_of(props), is_rpc_secret(props.get(key))
+            return _identity_of(props)
         return props.get(key)
 
     return [k for k in keys if value(olds, k) != value(news, k)]
@@ -335,10 +336,13 @@ class PullerRoleProvider(ResourceProvider):
             id_, {**props, "active": live.active, "principal_arn": live.principal_arn}
         )
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
         # Nothing to undo: the role goes with the container service, and turning access
-        # off is an update of this resource, not a delete.
-        return None
+        # off is an update of this resource, not a delete. But the service is deleted
+        # right after (it depends on nothing this resource could stop otherwise), and the
+        # AWS provider takes a service it does not find, as in another account, as
+        # deleted: so another account's credentials stop the destroy here, first.
+        _check_account(props, _role_what(props))
 
 
 class GrantFinalizerProvider(ResourceProvider):
@@ -428,9 +432,11 @@ class _PolicyWriteStepProvider(ResourceProvider):
         account = _account_for_update(olds, news, _document_what(news))
         return UpdateResult(self._apply(news, account))
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        # Not a thing in AWS: the grant finalizers remove the statements.
-        return None
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # Not a thing in AWS: the grant finalizers remove the statements. These steps are
+        # the first a destroy deletes: another account's credentials stop it here, before
+        # anything is forgotten.
+        _check_account(props, _document_what(props))
 
 
 class FreshPolicyDocumentProvider(_PolicyWriteStepProvider):
@@ -459,6 +465,9 @@ class FreshPolicyDocumentProvider(_PolicyWriteStepProvider):
             "revision": uuid.uuid4().hex,
             # When the document was read: the verification judges the write's window.
             "read_at": ensured.read_at,
+            # The run that merged it: the program writes this document only when it was
+            # merged by this very run (``run`` is no key of the diff).
+            "run": props.get("run"),
             "account": account,
         }
 
@@ -585,10 +594,13 @@ class GrantFinalizer(Resource, module="lightsail-ecr", name="GrantFinalizer"):
 class AdoptionCheckProvider(ResourceProvider):
     """Refuses to import a service that the import would change; the import only.
 
-    Its ``check`` compares the live service with the stack's goal while this resource is
-    not yet in the stack's state (``olds`` is empty), that is in the preview and the
-    `up` that import the service; the service waits for it. Once the service is adopted
-    the stack owns it: a later change of power, scale or tags applies as to any service.
+    Its ``check`` compares the live service with the stack's goal; the service waits for
+    it. Being in the stack's state does not mean the import happened (it may have failed
+    after this resource was created), and nothing the engine hands a provider says
+    whether the service is in the state: so it compares on every run, and passes a live
+    service that is still as the stack asked when it last compared (``olds``), so that
+    an adopted service takes later changes of power, scale or tags as any service does
+    (``adoption.check_adoptable``).
     """
 
     __module__ = PICKLE_MODULE
@@ -596,18 +608,9 @@ class AdoptionCheckProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        if olds:
-            return CheckResult(news, [])
         live = lightsail_api.get_container_service(_client("lightsail", news), news["service_name"])
-        goal = adoption.ServiceGoal(
-            news["service_name"],
-            news["region"],
-            news["power"],
-            int(news["scale"]),
-            dict(news.get("tags") or {}),
-        )
         try:
-            adoption.check_adoptable(live, goal)
+            adoption.check_adoptable(live, _service_goal(news), _approved(olds, news))
         except ConfigurationError as exc:
             return CheckResult(news, [CheckFailure("service_name", str(exc))])
         return CheckResult(news, [])
@@ -616,11 +619,31 @@ class AdoptionCheckProvider(ResourceProvider):
         return CreateResult(f"{props['region']}/{props['service_name']}", props)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        # The check was for the import; what the stack asks later is the service's diff.
+        # Nothing to do in AWS: the comparison is the check's, on every run.
         return DiffResult(changes=False, replaces=[], delete_before_replace=False)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None
+
+
+def _approved(olds: dict[str, Any], news: dict[str, Any]) -> adoption.ServiceGoal | None:
+    """What the stack asked of this same service when the check last passed (its stored
+    inputs), if any."""
+    if not all(k in olds for k in ("service_name", "region", "power", "scale")):
+        return None
+    if (olds["service_name"], olds["region"]) != (news["service_name"], news["region"]):
+        return None
+    return _service_goal(olds)
+
+
+def _service_goal(props: dict[str, Any]) -> adoption.ServiceGoal:
+    return adoption.ServiceGoal(
+        props["service_name"],
+        props["region"],
+        props["power"],
+        int(props["scale"]),
+        dict(props.get("tags") or {}),
+    )
 
 
 class AdoptionCheck(Resource, module="lightsail-ecr", name="AdoptionCheck"):
@@ -660,6 +683,9 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
     revision: pulumi.Output[str]
     read_at: pulumi.Output[float]
     """When the fresh read was taken (wall-clock seconds)."""
+    run: pulumi.Output[str]
+    """The run that made ``policy``: an old one when this resource took a Same step (no
+    change, or left out by `--target`), whose ``policy`` is then as old as that run."""
 
     def __init__(
         self,
@@ -670,6 +696,7 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
         grants: pulumi.Input[list[dict[str, str]]],
         planned: pulumi.Input[str],
         missing: pulumi.Input[list[str]],
+        run: str = "",
         identity: AwsIdentity | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -686,6 +713,8 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
                 "missing": missing,
                 "revision": None,
                 "read_at": None,
+                # Not compared by the diff: echoed on create and update only.
+                "run": run,
             },
             secret_identity_opts(opts),
         )

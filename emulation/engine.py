@@ -21,7 +21,12 @@ It follows the real engine (3.174 and later) where the project's guarantees depe
 - the AWS provider acts as the identity its settings give (stack config ``aws:*``, or an
   explicit provider resource's inputs), which may not be the ambient one;
 - a run can be made to die right after the N-th provider action, before the engine
-  records it (``crash_after``), as a cancelled CI job or a lost runner would.
+  records it (``crash_after``), as a cancelled CI job or a lost runner would;
+- a dynamic provider never sees a secret (its host answers Configure with
+  ``acceptSecrets: false``): its inputs, old outputs and state reach it as plain values,
+  and what it returns is marked secret where the value it came from was (the engine's
+  ``annotateSecrets``); after every step with a new state, a Same step too, an output is
+  made secret when its key is in ``additionalSecretOutputs`` or its input is secret.
 """
 
 from __future__ import annotations
@@ -159,6 +164,56 @@ class EngineCrashed(RuntimeError):
 
 def _provider_of(props: dict[str, Any]) -> Any:
     return dill.loads(base64.b64decode(props[_PROVIDER_KEY]))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every secret unwrapped: what a provider that does not accept
+    secrets is handed."""
+    if rpc.is_rpc_secret(value):
+        return _plain(value["value"])
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _has_secrets(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(_has_secrets(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secrets(v) for v in value)
+    return False
+
+
+def _annotate_secrets(outs: dict[str, Any], ins: dict[str, Any]) -> dict[str, Any]:
+    """The engine's ``annotateSecrets``: what a provider that does not accept secrets
+    returned, secret wherever the same key held a secret in what it was handed (a map
+    key by key, unless the whole map was secret; anything else whole)."""
+    result = dict(outs)
+    for key, given in ins.items():
+        if key not in result:
+            continue
+        out = result[key]
+        if isinstance(out, dict) and isinstance(given, dict) and not rpc.is_rpc_secret(given):
+            if not rpc.is_rpc_secret(out):
+                result[key] = _annotate_secrets(out, given)
+        elif not rpc.is_rpc_secret(out) and _has_secrets(given):
+            result[key] = rpc.wrap_rpc_secret(out)
+    return result
+
+
+def _secret_outputs(
+    outputs: dict[str, Any], inputs: dict[str, Any], additional: list[str]
+) -> dict[str, Any]:
+    """What the step executor does to every new state: an output listed in
+    ``additionalSecretOutputs``, or whose input of the same key is secret, is secret."""
+    return {
+        k: rpc.wrap_rpc_secret(v) if k in additional or rpc.is_rpc_secret(inputs.get(k)) else v
+        for k, v in outputs.items()
+    }
 
 
 def _empty(value: Any) -> bool:
@@ -339,9 +394,12 @@ class Engine:
             if not resource.custom or resource.type.startswith(_PROVIDER_TYPE):
                 continue
             if resource.type.startswith(_DYNAMIC):
-                read = _provider_of(resource.outputs).read(resource.id, resource.outputs)
+                read = _provider_of(resource.outputs).read(resource.id, _plain(resource.outputs))
                 found = (
-                    {**(read.outs or {}), _PROVIDER_KEY: resource.outputs[_PROVIDER_KEY]}
+                    _annotate_secrets(
+                        {**(read.outs or {}), _PROVIDER_KEY: resource.outputs[_PROVIDER_KEY]},
+                        resource.outputs,
+                    )
                     if read.id
                     else None
                 )
@@ -510,7 +568,8 @@ class Engine:
             else:
                 changes, replaces = self._diff(old, new, ignore)
                 if not changes:
-                    new.id, new.outputs, new.inputs = old.id, old.outputs, old.inputs
+                    # A Same step: the old outputs, stored with the new inputs.
+                    new.id, new.outputs = old.id, old.outputs
                     if new.name not in self._report.imported:
                         self._report.record("unchanged", new.name)
                 elif replaces:
@@ -525,6 +584,9 @@ class Engine:
                         self._planned_outputs(new)[1] if self._dry else self._update(old, new)
                     )
                     self._report.record("updated", new.name)
+            new.outputs = _secret_outputs(
+                new.outputs, new.inputs, list(request.additionalSecretOutputs)
+            )
             target[urn] = new
             return new.id, new.outputs
 
@@ -571,11 +633,11 @@ class Engine:
     def _check(new: ResourceState, olds: dict[str, Any]) -> None:
         """The provider's Check, called for every registration, a new resource's too
         (``olds`` empty), in a preview as in an up; its failures fail the step."""
-        result = _provider_of(new.inputs).check(olds, new.inputs)
+        result = _provider_of(new.inputs).check(_plain(olds), _plain(new.inputs))
         if result.failures:
             reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
             raise RuntimeError(f"{new.name}: the provider's check failed: {reasons}")
-        new.inputs = result.inputs or new.inputs
+        new.inputs = _annotate_secrets(result.inputs or _plain(new.inputs), new.inputs)
 
     @staticmethod
     def _planned_outputs(new: ResourceState) -> tuple[str, dict[str, Any]]:
@@ -590,7 +652,7 @@ class Engine:
         if new.type.startswith(_DYNAMIC):
             provider = _provider_of(new.inputs)
             # The engine hands a dynamic provider the old *outputs*.
-            result = provider.diff(old.id, old.outputs, new.inputs)
+            result = provider.diff(old.id, _plain(old.outputs), _plain(new.inputs))
             return bool(result.changes), bool(result.replaces)
         if new.type.startswith(_PROVIDER_TYPE):
             changed = _changed_keys(old.inputs, new.inputs, ignore)
@@ -625,13 +687,13 @@ class Engine:
         started = time.monotonic()
         if new.type.startswith(_DYNAMIC):
             provider = _provider_of(new.inputs)
-            result = provider.create(new.inputs)
+            result = provider.create(_plain(new.inputs))
             created = (
                 str(result.id),
-                {
-                    **(result.outs or {}),
-                    _PROVIDER_KEY: new.inputs[_PROVIDER_KEY],
-                },
+                _annotate_secrets(
+                    {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]},
+                    new.inputs,
+                ),
             )
         elif new.type.startswith(_PROVIDER_TYPE):
             created = f"provider-{len(self.state)}", dict(new.inputs)
@@ -646,8 +708,12 @@ class Engine:
     def _update(self, old: ResourceState, new: ResourceState) -> dict[str, Any]:
         started = time.monotonic()
         if new.type.startswith(_DYNAMIC):
-            result = _provider_of(new.inputs).update(old.id, old.outputs, new.inputs)
-            updated = {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]}
+            result = _provider_of(new.inputs).update(
+                old.id, _plain(old.outputs), _plain(new.inputs)
+            )
+            updated = _annotate_secrets(
+                {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]}, new.inputs
+            )
         elif new.type.startswith(_PROVIDER_TYPE):
             updated = dict(new.inputs)
         else:
@@ -672,7 +738,7 @@ class Engine:
             if resource.custom and not resource.retain_on_delete:
                 if resource.type.startswith(_DYNAMIC):
                     # The *stored* provider runs the delete, as the engine does.
-                    _provider_of(resource.outputs).delete(resource.id, resource.outputs)
+                    _provider_of(resource.outputs).delete(resource.id, _plain(resource.outputs))
                 elif not resource.type.startswith(_PROVIDER_TYPE):
                     PROVIDERS[resource.type].delete(
                         self.session_for(resource.provider, resource.outputs["region"]),

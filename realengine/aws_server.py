@@ -16,8 +16,9 @@ it with ``endpoint_url=http://127.0.0.1:<N>`` (or ``aws:endpoints`` for the prov
 Control paths under ``/_lsea/`` (JSON in, JSON out), for tests:
 
 - ``POST /_lsea/fault`` ``{"service", "operation", "code", "message"?, "status"?,
-  "times"?}``: answer that call of a JSON-protocol service (``ecr``, ``lightsail``)
-  with that error; ``DELETE /_lsea/fault`` clears every fault and latency;
+  "times"?, "after"?}``: answer that call of a JSON-protocol service (``ecr``,
+  ``lightsail``) with that error (``after``: once that many such calls have passed);
+  ``DELETE /_lsea/fault`` clears every fault and latency;
 - ``POST /_lsea/latency`` ``{"service", "seconds", "operation"?, "user_agent"?}``: every
   request to it (only that operation, only callers whose user agent holds that text)
   waits;
@@ -86,6 +87,7 @@ class _Fault:
         self.message = str(spec.get("message") or f"emulated {self.code}")
         self.status = int(spec.get("status") or 400)
         self.remaining: int | None = spec.get("times")
+        self.after = int(spec.get("after") or 0)
 
 
 class _Latency:
@@ -203,6 +205,9 @@ class EmulatedAwsApp:
         with self._lock:
             for fault in self._faults:
                 if (fault.service, fault.operation) != (service, operation):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
                     continue
                 if fault.remaining is None:
                     return fault

@@ -18,6 +18,7 @@ point therefore never leaves a statement that `pulumi destroy` would not remove.
 
 from __future__ import annotations
 
+import uuid
 import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,6 +148,8 @@ class RepositoryPolicyBook:
         self._checked: set[tuple[AwsIdentity, str, pulumi.ProviderResource | None]] = set()
         self._writes: list[pulumi.Resource] = []
         """Every policy resource of the run, in the order declared (``WRITES_AT_ONCE``)."""
+        self.run = uuid.uuid4().hex
+        """This run, as the fresh documents it merges record it."""
 
     @classmethod
     def for_this_program(cls) -> RepositoryPolicyBook:
@@ -368,6 +371,7 @@ class RepositoryPolicyBook:
             grants=plan["grants"],
             planned=plan["planned"],
             missing=plan["missing"],
+            run=self.run,
             identity=identity,
             opts=pulumi.ResourceOptions(
                 parent=owner,
@@ -378,11 +382,11 @@ class RepositoryPolicyBook:
             f"{owner_name}-policy-{entry.name}",
             repository=entry.name,
             region=entry.region,
-            policy=document.policy,
+            policy=self._to_write(document, plan),
             opts=pulumi.ResourceOptions(
                 parent=owner,
                 provider=provider,
-                depends_on=finalizers,
+                depends_on=finalizers.apply(lambda found: [document, *found]),
                 # Deleting would wipe every team's statements; finalizers remove ours.
                 retain_on_delete=True,
             ),
@@ -407,6 +411,26 @@ class RepositoryPolicyBook:
             # Checked only once the policy resource has written.
             opts=pulumi.ResourceOptions(parent=owner, depends_on=[entry.policy_resource]),
         )
+
+    def _to_write(
+        self, document: FreshPolicyDocument, plan: pulumi.Output[dict[str, Any]]
+    ) -> pulumi.Output[str]:
+        """The document the policy resource writes: the fresh document's when this run
+        merged it, else the one merged from this run's own read.
+
+        A fresh document that took a Same step holds the outputs of the run that last
+        merged it. With no change that is the very text this run's read gives (that is
+        why there was no change); but left out by `up --target`, it is the document
+        merged at the last full `up`, and writing it would drop every statement added
+        since. The document merged from this run's read, seconds old, is written then.
+        """
+        run = self.run
+
+        def chosen(values: list[Any]) -> str:
+            fresh, made_by, planned = values
+            return str(fresh) if made_by == run else str(planned["planned"])
+
+        return pulumi.Output.all(document.policy, document.run, plan).apply(chosen)
 
     async def _declared(self, entry: RepositoryEntry) -> list[PlannedGrant]:
         await self.program_end.wait()

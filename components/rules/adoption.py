@@ -31,9 +31,23 @@ def live_tags(service: Mapping[str, Any]) -> dict[str, str]:
     return {str(t["key"]): str(t.get("value", "")) for t in service.get("tags") or []}
 
 
-def check_adoptable(live: Mapping[str, Any] | None, goal: ServiceGoal) -> None:
-    """Refuse an adoption that would change the live service (or find nothing to adopt)."""
+def check_adoptable(
+    live: Mapping[str, Any] | None, goal: ServiceGoal, approved: ServiceGoal | None = None
+) -> None:
+    """Refuse an adoption that would change the live service (or find nothing to adopt).
+
+    ``approved``: what the stack asked when it last compared (None on the first run). The
+    check is in the stack's state from then on, but the import may have failed after it;
+    the check cannot tell, so it keeps comparing. A live service still as approved then
+    passes, so that a later change of the stack's power, scale or tags applies to an
+    adopted service; one changed since, unless the stack now asks exactly that, is
+    refused as on a first adoption.
+    """
     if live is None:
+        if approved is not None:
+            # Compared and passed before: an adopted service deleted since is the
+            # service's own update to make, and a failed import finds nothing to import.
+            return
         raise ConfigurationError(
             f"adoptExistingService is on, but no Lightsail container service named "
             f"{goal.name!r} exists in {goal.region}, so there is nothing to adopt and nothing "
@@ -41,6 +55,25 @@ def check_adoptable(live: Mapping[str, Any] | None, goal: ServiceGoal) -> None:
             "already adopted its service and you renamed it (or you want a new one), set "
             "adoptExistingService to false: it matters only for the first `pulumi up`"
         )
+    differences = _differences(live, goal)
+    if not differences or (approved is not None and not _differences(live, approved)):
+        return
+    since = (
+        "; the live service changed since this stack last compared it. (If this stack "
+        "adopted it already, its import done, and the stack's settings are to win, set "
+        "adoptExistingService to false: it matters only until the service is in the stack)"
+        if approved is not None
+        else ""
+    )
+    raise ConfigurationError(
+        f"adopting container service {goal.name!r} in {goal.region} would change it, since "
+        "Pulumi applies the stack's settings right after an import; nothing was changed. "
+        "Make the stack match the live service: " + "; ".join(differences) + since
+    )
+
+
+def _differences(live: Mapping[str, Any], goal: ServiceGoal) -> list[str]:
+    """What an import of ``live`` followed by an update to ``goal`` would change."""
     differences = []
     if live.get("power") != goal.power:
         differences.append(
@@ -71,9 +104,4 @@ def check_adoptable(live: Mapping[str, Any] | None, goal: ServiceGoal) -> None:
             "import would detach them (keep managing this service's domains elsewhere, "
             "or detach them first if that is what you want)"
         )
-    if differences:
-        raise ConfigurationError(
-            f"adopting container service {goal.name!r} in {goal.region} would change it, since "
-            "Pulumi applies the stack's settings right after an import; nothing was changed. "
-            "Make the stack match the live service: " + "; ".join(differences)
-        )
+    return differences
