@@ -36,6 +36,7 @@ from typing import Any
 
 from components.aws import sdk
 from components.aws.policy_writes import SETTLE_SECONDS
+from emulation.benchmark import OTHER_TEAM
 from realengine.aws_plugin.install import write_plugin
 from realengine.aws_plugin.provider import USER_AGENT as STAND_IN
 from realengine.aws_server import EmulatedAwsServer
@@ -47,18 +48,6 @@ _APP = re.compile(r"(?:^|\s)app/(\S+)")
 PROVIDER = sdk.user_agent(sdk.PROVIDER)
 WRITES = ("SetRepositoryPolicy", "DeleteRepositoryPolicy")
 VERIFICATION_TYPE = "lightsail-ecr:GrantVerification"  # after the dynamic prefix
-# Other teams' statements in some of the shared repositories.
-OTHER_TEAM = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Sid": "CiPush",
-            "Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::123456789012:role/ci"},
-            "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload"],
-        }
-    ],
-}
 
 
 @dataclass(frozen=True)
