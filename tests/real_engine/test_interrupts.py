@@ -193,7 +193,7 @@ def test_a_cli_killed_after_the_policy_write_leaves_nothing_writing_nor_lost(
     stack = web_stack(workspace)
     process = stack.start("up", "--yes", "--skip-preview")
     wait_for("the policy write", lambda: policy_recorded(stack))
-    # The verifications now sleep out their settle delay in the dynamic provider host.
+    # The run's dynamic provider host is up (it serves the rest of the run's resources).
     assert dynamic_hosts(workspace.root), "no dynamic provider host at the policy write"
 
     if kill == "group":
@@ -212,9 +212,14 @@ def test_a_cli_killed_after_the_policy_write_leaves_nothing_writing_nor_lost(
     refused = stack.up(check=False)
     assert refused.returncode != 0 and "pulumi cancel" in refused.output, refused
     stack.run("cancel", "--yes")
-    pending = stack.up(check=False)
-    assert "pending operations" in pending.output, pending
-    stack.refresh("--clear-pending-creates")
+    # A create that was in flight at the kill is a pending operation, which the CLI names
+    # and keeps until a refresh clears it; whether one was depends on the moment of the
+    # kill (the settle delays are waited in the program, so often none was).
+    after_cancel = stack.up(check=False)
+    if "pending operations" in after_cancel.output:
+        stack.refresh("--clear-pending-creates")
+    else:
+        assert after_cancel.returncode == 0, after_cancel
 
     again = stack.up()
 
