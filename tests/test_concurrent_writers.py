@@ -249,8 +249,8 @@ def test_a_verification_that_never_holds_fails_the_run_naming_what_was_there(
 
     settle = policy_writes.settle
 
-    def settle_then_undo() -> None:
-        settle()
+    def settle_then_undo(until: float | None = None) -> None:
+        settle(until)
         cloud.set_policy(REPOSITORY, undo)
 
     with scaled_time(seed=1):
