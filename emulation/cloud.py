@@ -101,6 +101,10 @@ class VirtualClock:
         self.slept.append(seconds)
         self.offset += seconds
 
+    async def pause(self, seconds: float) -> None:
+        """``sleep`` for a wait on an event loop (the program's settle delay)."""
+        self.sleep(seconds)
+
 
 class EcrHelpers:
     """Repositories, policies and images as a test sets them up, through ``ecr_as``:

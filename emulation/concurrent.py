@@ -60,6 +60,10 @@ class ScaledClock:
     def sleep(self, seconds: float) -> None:
         time.sleep(max(seconds, 0.0) * self.scale)
 
+    async def pause(self, seconds: float) -> None:
+        """``sleep`` for a wait on an event loop (the program's settle delay)."""
+        await asyncio.sleep(max(seconds, 0.0) * self.scale)
+
 
 @dataclass
 class Interleaving:
