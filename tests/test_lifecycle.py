@@ -673,3 +673,23 @@ def test_an_adoption_that_cannot_read_the_service_says_which_permission(
         engine.up()
 
     assert _writes(cloud) == [] and [s for s in engine.state.values() if s.custom] == []
+
+
+def test_at_most_four_fresh_reads_and_writes_are_under_way_at_once(cloud: EmulatedAws) -> None:
+    """Each fresh document waits for the policy write four repositories back, so that a
+    large run's reads are not all taken before its first write (WRITES_AT_ONCE)."""
+    from components.program.repository_policies import WRITES_AT_ONCE
+
+    names = [f"team/r{i}" for i in range(WRITES_AT_ONCE + 2)]
+    for name in names:
+        cloud.create_repository(name)
+    engine = Engine(ROOT, "dev", config(repositories=names))
+    engine.up()
+
+    by_name = {s.name: s for s in engine.state.values()}
+    for i, name in enumerate(names):
+        waits_for = {d.split("::")[-1] for d in by_name[f"web-document-{name}"].dependencies}
+        earlier = {f"web-policy-{n}" for n in names}
+        expected = {f"web-policy-{names[i - WRITES_AT_ONCE]}"} if i >= WRITES_AT_ONCE else set()
+        assert waits_for & earlier == expected, (name, waits_for)
+    assert all("AllowLightsailPull-web" in sids(cloud.policy(n)) for n in names)

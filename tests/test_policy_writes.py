@@ -1009,3 +1009,36 @@ def test_verification_diff_ignores_the_window() -> None:
     )
 
     assert result.changes is False
+
+
+def test_the_programs_settle_wait_is_not_waited_again_by_the_verification() -> None:
+    """The program waits the settle delay after a write (on its event loop, not in one of
+    the dynamic host's threads); the verification then waits only what is left of it."""
+    import asyncio
+
+    from emulation.cloud import VirtualClock
+
+    clock = VirtualClock()
+    saved = policy_writes.clock
+    policy_writes.clock = clock
+    try:
+        assert asyncio.run(policy_writes.settled(None)) is None  # no write: no wait
+        assert clock.slept == []
+
+        deadline = asyncio.run(policy_writes.settled(0.4))
+        waited = clock.slept[-1]
+        assert (
+            policy_writes.SETTLE_SECONDS
+            <= waited
+            <= policy_writes.SETTLE_SECONDS + policy_writes.JITTER_SECONDS
+        )
+        assert deadline is not None
+
+        # The virtual clock's wall time did not move: the verification's own wait is
+        # what is left until the deadline, never a second whole settle delay.
+        policy_writes.settle(until=deadline)
+        assert clock.slept[-1] <= waited + 0.5
+        policy_writes.settle(until=clock.time() - 1.0)  # a deadline already passed
+        assert clock.slept[-1] == 0.0
+    finally:
+        policy_writes.clock = saved
