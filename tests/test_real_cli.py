@@ -233,8 +233,8 @@ def test_an_incomplete_cache_directory_is_rebuilt(tmp_path, monkeypatch, defect)
     assert len(calls) == 1
 
 
-def test_a_failed_build_leaves_nothing_that_counts_as_done(tmp_path, monkeypatch):
-    root = tmp_path / "cache"
+def _no_real_go(tmp_path, monkeypatch):
+    """A build's checks pass without Go: the steps themselves are the test's fakes."""
     monkeypatch.setattr(build, "find_go", lambda: Path("/nonexistent/go"))
     monkeypatch.setattr(
         build,
@@ -242,6 +242,11 @@ def test_a_failed_build_leaves_nothing_that_counts_as_done(tmp_path, monkeypatch
         lambda go: {"GOMODCACHE": str(tmp_path), "GOCACHE": str(tmp_path)},
     )
     monkeypatch.setattr(build, "check_disk", lambda needs: None)
+
+
+def test_a_failed_build_leaves_nothing_that_counts_as_done(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    _no_real_go(tmp_path, monkeypatch)
 
     def half_a_build(target, progress, go):
         _fake_pulumi(target, PINNED_VERSION)  # the CLI is there, the host never came
@@ -258,13 +263,7 @@ def test_a_finished_build_is_renamed_into_place_and_older_ones_go(tmp_path, monk
     old = _prepared(root / "v3.276.0-00000000000000aa", PINNED_VERSION)
     unrelated = root / "notes"
     unrelated.mkdir()
-    monkeypatch.setattr(build, "find_go", lambda: Path("/nonexistent/go"))
-    monkeypatch.setattr(
-        build,
-        "_go_env",
-        lambda go: {"GOMODCACHE": str(tmp_path), "GOCACHE": str(tmp_path)},
-    )
-    monkeypatch.setattr(build, "check_disk", lambda needs: None)
+    _no_real_go(tmp_path, monkeypatch)
     monkeypatch.setattr(
         build, "build_into", lambda target, progress, go: _prepared(target, PINNED_VERSION)
     )
