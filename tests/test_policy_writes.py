@@ -1021,11 +1021,14 @@ def test_the_programs_settle_wait_is_not_waited_again_by_the_verification() -> N
     clock = VirtualClock()
     saved = policy_writes.clock
     policy_writes.clock = clock
+    # A loop of its own, left unset: asyncio.run would leave the thread with no current
+    # loop, which the emulated engine's tests after this one take.
+    loop = asyncio.new_event_loop()
     try:
-        assert asyncio.run(policy_writes.settled(None)) is None  # no write: no wait
+        assert loop.run_until_complete(policy_writes.settled(None)) is None  # no wait
         assert clock.slept == []
 
-        deadline = asyncio.run(policy_writes.settled(0.4))
+        deadline = loop.run_until_complete(policy_writes.settled(0.4))
         waited = clock.slept[-1]
         assert (
             policy_writes.SETTLE_SECONDS
@@ -1041,4 +1044,5 @@ def test_the_programs_settle_wait_is_not_waited_again_by_the_verification() -> N
         policy_writes.settle(until=clock.time() - 1.0)  # a deadline already passed
         assert clock.slept[-1] == 0.0
     finally:
+        loop.close()
         policy_writes.clock = saved
