@@ -14,9 +14,11 @@ the AWS provider is the stand-in plugin (`realengine/aws_plugin`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,21 @@ ARN_AFTER_POLLS = 3
 """GetContainerServices calls before the puller role's ARN appears: the run really waits
 for it, with the component's own backoff (the AWS guide's 30 s would make every demo
 that much longer without showing more)."""
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, and put back what was there after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def show(run: Run) -> None:
@@ -68,10 +85,11 @@ def main() -> int:
     print("is a stand-in plugin. No call leaves this machine. The program is __main__.py.\n")
     with (
         EmulatedAwsServer(principal_arn_after=ARN_AFTER_POLLS) as aws,
+        # The doctor runs in this process: it reaches the same emulated AWS, and only
+        # while the server is up (a caller's later AWS clients must not find it).
+        _environment({**FAKE_KEYS, "AWS_ENDPOINT_URL": aws.endpoint}),
         tempfile.TemporaryDirectory(prefix="lightsail-ecr-demo-") as folder,
     ):
-        # The doctor runs in this process: it reaches the same emulated AWS.
-        os.environ.update({**FAKE_KEYS, "AWS_ENDPOINT_URL": aws.endpoint})
         aws.create_repository(REPOSITORY, OTHER_TEAMS)
         aws.push_image(REPOSITORY, TAG)
         print(f"ECR repository {REPOSITORY} holds image {TAG} and two other teams' statements:")

@@ -66,6 +66,11 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # Clients the process keeps were built for an earlier test's environment (the real-
+    # engine demo's endpoint, say, a closed port by now): each test builds its own.
+    from components.aws.sdk import forget_process_clients
+
+    forget_process_clients()
 
 
 @pytest.fixture(autouse=True)

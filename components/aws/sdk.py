@@ -129,6 +129,15 @@ def cached_client(service: str, region: str, identity: AwsIdentity | None = None
         return _process_clients[key]
 
 
+def forget_process_clients() -> None:
+    """Drop the process's clients and answers: the next call builds and asks anew. For a
+    process whose environment changes under it (a test run, a demo that points AWS
+    clients at an emulation and then stops it); a provider process never needs it."""
+    with _process_clients_lock:
+        _process_clients.clear()
+        _process_answers.clear()
+
+
 def cached_answer(
     question: str, region: str, identity: AwsIdentity | None, ask: Callable[[], Any]
 ) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from realengine import demo
@@ -12,7 +14,11 @@ pytestmark = pytest.mark.real_engine
 def test_demo_grants_reruns_quietly_diagnoses_and_destroys_only_its_statement(
     capsys: pytest.CaptureFixture[str], pulumi_cli_dir: object
 ) -> None:
+    endpoint_before = os.environ.get("AWS_ENDPOINT_URL")
     assert demo.main() == 0
+    # The demo points this process's AWS clients at its server only while it runs: left
+    # set, every later test's boto3 client would call a closed port.
+    assert os.environ.get("AWS_ENDPOINT_URL") == endpoint_before
 
     out = capsys.readouterr().out
     assert "REAL PULUMI CLI" in out
