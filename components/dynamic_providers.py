@@ -39,6 +39,7 @@ import stat
 import sys
 import threading
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 import pulumi
@@ -130,6 +131,10 @@ def _info(message: str) -> None:
 
 _engine_stub: Any = None
 
+SERVING: ContextVar[tuple[str, str] | None] = ContextVar("serving", default=None)
+"""(engine address, URN) of the request a provider of the project's own is serving on
+this thread: its diagnostics go to that resource (``components.provider``)."""
+
 
 def _log_to_engine(severity: str, message: str) -> bool:
     """Send ``message`` to the engine as a diagnostic of the resource being stepped; False
@@ -145,10 +150,17 @@ def _log_to_engine(severity: str, message: str) -> bool:
     against the resource natively (issue 20).
     """
     global _engine_stub
-    if not _in_dynamic_provider_host():
+    serving = SERVING.get()
+    address: str | None
+    urn: str | None
+    if serving is not None:
+        # The project's own provider says which engine and resource, as it serves them.
+        address, urn = serving
+    elif _in_dynamic_provider_host():
+        urn = _urn_being_served()
+        address = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    else:
         return False
-    urn = _urn_being_served()
-    address = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     if not urn or not address:
         return False
     try:

@@ -179,7 +179,7 @@ class EmulatedAws(EcrHelpers):
         # A new cloud, a new provider process: no client kept from another cloud.
         _rebuild_clients()
         self._real_time = puller_role.time
-        puller_role.time = self.clock  # type: ignore[assignment]
+        puller_role.time = self.clock
         # The settle delays of the policy writes pass on the same virtual clock: runs one
         # after another have nobody to wait for. Writers at the same time need real time
         # (``emulation.concurrent`` scales it instead).

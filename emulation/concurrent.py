@@ -124,7 +124,7 @@ def scaled_time(scale: float = DEFAULT_SCALE, seed: int = 0) -> Iterator[ScaledC
     """The puller role's waits and the settle delays on scaled real time; seeded jitter."""
     clock = ScaledClock(scale)
     saved = (puller_role.time, policy_writes.clock, policy_writes.jitter)
-    puller_role.time = clock  # type: ignore[assignment]
+    puller_role.time = clock
     policy_writes.clock = clock
     policy_writes.jitter = random.Random(seed)
     try:

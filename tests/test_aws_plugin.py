@@ -22,8 +22,9 @@ from google.protobuf import empty_pb2
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from components.provider.values import UNKNOWN, plain, property_value
 from realengine.aws_plugin.install import write_plugin
-from realengine.aws_plugin.provider import POLICY_RETRY_ENV, UNKNOWN, plain, property_value
+from realengine.aws_plugin.provider import POLICY_RETRY_ENV
 from realengine.aws_server import EmulatedAwsServer
 
 SERVICE = "aws:lightsail/containerService:ContainerService"

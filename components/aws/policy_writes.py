@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..rules import policy
-from . import ecr_api, sdk
+from . import ecr_api, sdk, waits
 from .revocation import Revocation, revoke_statement
 
 # The settle delay, from the window it must outlast: the time from the fresh read to the
@@ -60,7 +59,7 @@ _PROPAGATION_FIRST_DELAY, _PROPAGATION_MAX_DELAY = 2.0, 10.0
 
 # The clock and the jitter's source, module attributes so that a harness can scale time
 # or seed the jitter for the whole process without reaching into the functions.
-clock: Any = time
+clock: Any = waits.clock
 jitter = random.Random()
 
 

@@ -8,12 +8,14 @@ role's principal ARN appears only after a while: poll with backoff, within a bou
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import lightsail_api, sdk
+from . import lightsail_api, sdk, waits
+
+# Real time whose sleep a cancelling provider ends (``waits``); a harness may swap it.
+time: Any = waits.clock
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # A GetContainerServices read is cheap, and every first `up` in a pipeline waits on this:

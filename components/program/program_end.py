@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
+from contextvars import ContextVar
 from importlib import metadata
 from typing import Any
 
@@ -198,3 +199,20 @@ class ProgramEnd:
                 )
                 return
             await asyncio.sleep(_WATCH_INTERVAL)
+
+
+class ComponentEnd:
+    """The end to wait for when a provider constructs the component (any language, through
+    ``pulumi package add``): a provider cannot see the end of the consumer's program, so
+    each component holds its own grants, all declared in its ``__init__`` before any of
+    them is written. Nothing is waited for; a grant is never "too late"."""
+
+    exact = True
+    ended = False
+
+    async def wait(self) -> None:
+        return None
+
+
+CONSTRUCTING: ContextVar[bool] = ContextVar("constructing", default=False)
+"""True while the project's provider runs the component's ``__init__`` for a Construct."""

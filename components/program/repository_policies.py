@@ -23,11 +23,13 @@ import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from types import ModuleType
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from .. import dynamic_providers
 from ..aws import ecr_api, policy_writes, sdk, sts_api
 from ..aws.concurrency import bounded_map
 from ..aws.identity import AwsIdentity
@@ -36,7 +38,7 @@ from ..rules import policy
 from ..rules.errors import ConfigurationError
 from ..rules.repository import RepositoryRef
 from .aws_provider import provider_account
-from .program_end import ProgramEnd
+from .program_end import CONSTRUCTING, ComponentEnd, ProgramEnd
 
 WRITES_AT_ONCE = 4
 """How many repositories' fresh read and policy write may be under way at once in one
@@ -134,11 +136,26 @@ _BOOKS: weakref.WeakKeyDictionary[pulumi.Resource, tuple[Any, RepositoryPolicyBo
 )
 
 
+# The last policy write on each repository of the stack being constructed, when a
+# provider builds the components: the next component's fresh read waits for it, so two
+# components' writes on one repository never race (their fresh reads see each other).
+_COMPONENT_WRITES: dict[tuple[str, str, str, str], pulumi.Resource] = {}
+
+
+def _repository_key(entry: RepositoryEntry) -> tuple[str, str, str, str]:
+    return (pulumi.get_project(), pulumi.get_stack(), entry.region, entry.name)
+
+
 class RepositoryPolicyBook:
     """The repositories one program run grants on; use ``for_this_program()``."""
 
-    def __init__(self, program_end: ProgramEnd) -> None:
+    def __init__(
+        self, program_end: ProgramEnd | ComponentEnd, kinds: ModuleType = dynamic_providers
+    ) -> None:
         self.program_end = program_end
+        self.kinds = kinds
+        """Where the project's resources come from: ``dynamic_providers`` in a program,
+        ``provider.resources`` (the project's provider) when a provider constructs."""
         # A fresh read taken after this was taken in this run (same clock as the reads').
         self.started_at = policy_writes.clock.time()
         self._entries: dict[tuple[str, str, str], RepositoryEntry] = {}
@@ -154,13 +171,18 @@ class RepositoryPolicyBook:
     @classmethod
     def for_this_program(cls) -> RepositoryPolicyBook:
         """The book of the program now running (a new run gets a new, empty book)."""
+        if CONSTRUCTING.get():
+            # Built by the project's provider: this component's grants are its own.
+            from ..provider import resources
+
+            return cls(ComponentEnd(), kinds=resources)
         root = pulumi.runtime.get_root_resource()
         if root is None:
             raise ConfigurationError(
                 "PrivateEcrContainerService must be declared in a Pulumi program run by "
-                "`pulumi preview`/`up` or the Automation API; it cannot run inside a "
-                "multi-language component provider, which cannot load its dynamic "
-                "resources (pulumi/pulumi#5455)"
+                "`pulumi preview`/`up` or the Automation API, or constructed by this "
+                "package's provider (`pulumi package add`); another component provider "
+                "cannot load its dynamic resources (pulumi/pulumi#5455)"
             )
         monitor = pulumi.runtime.settings.get_monitor()
         found = _BOOKS.get(root)
@@ -327,7 +349,7 @@ class RepositoryPolicyBook:
         """
         grant.principal_arn = principal_arn
         earlier = entry.finalizers[-1:]
-        grant.finalizer = GrantFinalizer(
+        grant.finalizer = self.kinds.GrantFinalizer(
             f"{owner_name}-grant-{entry.name}",
             region=entry.region,
             repository=entry.name,
@@ -364,7 +386,9 @@ class RepositoryPolicyBook:
         )
         # The write WRITES_AT_ONCE repositories back, taken now: later ones are not yet.
         earlier = self._writes[-WRITES_AT_ONCE:][:1] if len(self._writes) >= WRITES_AT_ONCE else []
-        document = FreshPolicyDocument(
+        # Components built by one provider each write the repository: one after another.
+        earlier += self._previous_component_write(entry)
+        document = self.kinds.FreshPolicyDocument(
             f"{owner_name}-document-{entry.name}",
             region=entry.region,
             repository=entry.name,
@@ -392,13 +416,16 @@ class RepositoryPolicyBook:
             ),
         )
         self._writes.append(entry.policy_resource)
+        if isinstance(self.program_end, ComponentEnd):
+            _COMPONENT_WRITES[_repository_key(entry)] = entry.policy_resource
         # Taken in the program as the policy resource's result arrives, that is just
         # after its write (the program is not bound by the dynamic provider's threads).
         started_at = self.started_at
         window = pulumi.Output.all(document.read_at, entry.policy_resource.id).apply(
             lambda done: policy_writes.write_window(done[0], started_at)
         )
-        entry.verification = GrantVerification(
+        settled_until: pulumi.Output[float | None] = window.apply(policy_writes.settled)
+        entry.verification = self.kinds.GrantVerification(
             f"{owner_name}-verify-{entry.name}",
             region=entry.region,
             repository=entry.name,
@@ -406,11 +433,19 @@ class RepositoryPolicyBook:
             revision=document.revision,
             write_window=window,
             # The settle delay is waited here, in the program, not in a provider thread.
-            settled_until=window.apply(policy_writes.settled),
+            settled_until=settled_until,
             identity=identity,
             # Checked only once the policy resource has written.
             opts=pulumi.ResourceOptions(parent=owner, depends_on=[entry.policy_resource]),
         )
+
+    def _previous_component_write(self, entry: RepositoryEntry) -> list[pulumi.Resource]:
+        """The policy write of the component built before this one on the same repository
+        in this run, when a provider builds them (each holds its own grants)."""
+        if not isinstance(self.program_end, ComponentEnd):
+            return []
+        previous = _COMPONENT_WRITES.get(_repository_key(entry))
+        return [previous] if previous is not None else []
 
     def _to_write(
         self, document: FreshPolicyDocument, plan: pulumi.Output[dict[str, Any]]

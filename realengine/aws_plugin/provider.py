@@ -15,11 +15,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pulumi.provider.experimental.property_value import Computed, PropertyValue
+from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import (
     CheckFailure,
     CheckRequest,
@@ -43,8 +43,14 @@ from pulumi.provider.experimental.provider import (
     UpdateRequest,
     UpdateResponse,
 )
-from pulumi.runtime import rpc
 
+from components.provider.values import (
+    UNKNOWN,
+    is_unknown,
+    outputs_of,
+    plain_map,
+    property_value,
+)
 from emulation.provider_identity import provider_session
 from emulation.providers import PROVIDERS, EmulatedProvider
 
@@ -91,64 +97,11 @@ POLICY_RETRY_ENV = "PULUMI_AWS_STANDIN_POLICY_RETRY_SECONDS"
 """How long a policy write retries "Invalid repository policy provided" (default 120 s,
 as the bridged resource waits for IAM to see a new principal)."""
 
-UNKNOWN: Any = Computed()
-"""A value the engine does not know yet (a preview)."""
-_WIRE_UNKNOWN = rpc.UNKNOWN
-"""An unknown on the wire. The SDK's PropertyValue (3.272) reads it as a plain string and
-cannot marshal its own ``Computed``: the conversions below stand in for both."""
-
 T = TypeVar("T")
 
 
-# --- property values <-> plain values -------------------------------------------------
-
-
-def plain(value: PropertyValue) -> Any:
-    """The value without secret markers; unknowns as ``UNKNOWN``; whole numbers as int
-    (the AWS APIs take integers)."""
-    inner = value.value
-    if isinstance(inner, Computed) or inner == _WIRE_UNKNOWN:
-        return UNKNOWN
-    if isinstance(inner, float) and inner.is_integer():
-        return int(inner)
-    if isinstance(inner, Mapping):
-        return {k: plain(v) for k, v in inner.items()}
-    if isinstance(inner, Sequence) and not isinstance(inner, str):
-        return [plain(v) for v in inner]
-    return inner
-
-
-def plain_map(values: dict[str, PropertyValue] | None) -> dict[str, Any]:
-    return {k: plain(v) for k, v in (values or {}).items()}
-
-
-def property_value(value: Any, secret: bool = False) -> PropertyValue:
-    if isinstance(value, PropertyValue):
-        return value.with_secret(value.is_secret or secret)
-    if isinstance(value, Computed) or value == _WIRE_UNKNOWN:
-        converted = PropertyValue(_WIRE_UNKNOWN)
-    elif isinstance(value, bool) or value is None or isinstance(value, str):
-        converted = PropertyValue(value)
-    elif isinstance(value, (int, float)):
-        converted = PropertyValue(float(value))
-    elif isinstance(value, dict):
-        converted = PropertyValue({str(k): property_value(v) for k, v in value.items()})
-    elif isinstance(value, (list, tuple)):
-        converted = PropertyValue([property_value(v) for v in value])
-    else:
-        converted = PropertyValue(str(value))
-    return converted.with_secret(secret) if secret else converted
-
-
-def outputs_of(plain_outputs: dict[str, Any], *sources: dict[str, PropertyValue] | None) -> dict:
-    """Outputs as property values, secret wherever the same key was secret in a source
-    (the inputs, or the state being read): a secret input stays secret."""
-    secret = {k for source in sources for k, v in (source or {}).items() if v.contains_secret()}
-    return {k: property_value(v, k in secret) for k, v in plain_outputs.items()}
-
-
 def _contains_unknown(value: Any) -> bool:
-    if isinstance(value, Computed) or value == _WIRE_UNKNOWN:
+    if is_unknown(value):
         return True
     if isinstance(value, dict):
         return any(_contains_unknown(v) for v in value.values())

@@ -1,0 +1,22 @@
+"""``python -m lightsail_ecr_access.provider <engine address>``: the provider plugin's
+process, as the engine starts ``pulumi-resource-lightsail-ecr`` (see ``install``)."""
+
+from __future__ import annotations
+
+import sys
+
+from pulumi.provider.experimental.server import main
+
+from .. import __version__
+from .plugin import LightsailEcrProvider
+
+
+def run(argv: list[str]) -> None:
+    # The engine's address comes first, flags (--logtostderr...) after: diagnostics of
+    # the resources go there.
+    engine = next((a for a in argv if not a.startswith("-")), "")
+    main(argv, __version__, LightsailEcrProvider(engine))
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])

@@ -1,0 +1,142 @@
+"""The component through Construct: the schema's inputs to ``PrivateEcrContainerServiceArgs``,
+the component's outputs back to the engine.
+
+Every input goes through the very checks a Python program's inputs go through (the
+component's own ``check_inputs``), before anything is registered; an error names the
+schema's key, as the consumer wrote it in TypeScript, Go or YAML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.errors import InputPropertiesError, InputPropertyError
+from pulumi.provider.experimental.property_value import PropertyValue
+from pulumi.provider.experimental.provider import ConstructRequest, ConstructResponse
+from pulumi.runtime import rpc
+
+from ..container_service import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
+from ..program.program_end import CONSTRUCTING
+from ..rules.errors import ConfigurationError
+from .values import is_unknown, plain
+
+INPUTS = {
+    "serviceName": "service_name",
+    "region": "region",
+    "repositories": "repositories",
+    "power": "power",
+    "scale": "scale",
+    "privateRegistryAccess": "private_registry_access",
+    "tags": "tags",
+    "containers": "containers",
+    "publicEndpoint": "public_endpoint",
+    "pullerRoleTimeoutSeconds": "puller_role_timeout_seconds",
+    "adoptExistingService": "adopt_existing_service",
+}
+"""Each input of the schema, and the argument of the component it is."""
+
+OUTPUTS = {
+    "serviceName": "service_name",
+    "serviceArn": "service_arn",
+    "url": "url",
+    "principalArn": "principal_arn",
+    "imageUriPrefixes": "image_uri_prefixes",
+    "operatorPolicy": "operator_policy",
+}
+"""Each output of the schema, and the component's attribute it is."""
+
+# The public endpoint's health check path, as the schema spells it and the component does.
+_ENDPOINT_KEYS = {"container": "container", "port": "port", "healthCheckPath": "health_check_path"}
+
+
+def component_args(
+    inputs: Mapping[str, PropertyValue], aws_region: str | None
+) -> PrivateEcrContainerServiceArgs:
+    """The component's arguments from the schema's inputs; ``aws_region``: the stack's
+    ``aws:region``, taken when ``region`` is not given."""
+    unknown = sorted(set(inputs) - set(INPUTS))
+    if unknown:
+        raise InputPropertyError(
+            unknown[0], f"not an input of PrivateEcrContainerService; it takes {', '.join(INPUTS)}"
+        )
+    args: dict[str, Any] = {}
+    for key, value in inputs.items():
+        given = plain(value)
+        if _holds_unknown(given):
+            raise InputPropertyError(
+                key,
+                "must be known when the program runs (it decides which resources exist and "
+                "what `pulumi preview` shows): give a value, not another resource's output",
+            )
+        if given is None:
+            continue
+        args[INPUTS[key]] = given
+    if "public_endpoint" in args and isinstance(args["public_endpoint"], Mapping):
+        args["public_endpoint"] = {
+            _ENDPOINT_KEYS.get(k, k): v for k, v in args["public_endpoint"].items()
+        }
+    if "region" not in args:
+        if not aws_region:
+            raise InputPropertyError(
+                "region",
+                "no Region: give `region`, or set the stack's Region with "
+                "`pulumi config set aws:region <region>`",
+            )
+        args["region"] = aws_region
+    return args  # type: ignore[return-value]
+
+
+def _holds_unknown(value: Any) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_unknown(v) for v in value)
+    return False
+
+
+async def construct(request: ConstructRequest) -> ConstructResponse:
+    """Build the component as the consumer's program asked, and hand back its outputs."""
+    args = component_args(request.inputs, pulumi.Config("aws").get("region"))
+    token = CONSTRUCTING.set(True)
+    try:
+        component = PrivateEcrContainerService(request.name, args, request.options)
+    except ConfigurationError as exc:
+        key = _key_named_in(str(exc))
+        if not key:
+            raise InputPropertiesError(str(exc)) from None
+        raise InputPropertyError(key, str(exc)) from None
+    finally:
+        CONSTRUCTING.reset(token)
+    urn = await component.urn.future()
+    state = await _state_of(component)
+    return ConstructResponse(urn=str(urn), state=state, state_dependencies={})
+
+
+def _key_named_in(message: str) -> str:
+    """The schema key an error of the component's checks is about (its first mention),
+    so that the CLI shows which input to fix; "" when none is named."""
+    positions = {
+        key: message.find(name)
+        for key, arg in INPUTS.items()
+        for name in (key, arg)
+        if name in message
+    }
+    return min(positions, key=lambda k: positions[k]) if positions else ""
+
+
+async def _state_of(component: PrivateEcrContainerService) -> dict[str, PropertyValue]:
+    """The component's outputs as property values: secret where the output is, unknown in
+    a preview where it is, each with the resources it depends on."""
+    outputs = {key: getattr(component, attribute) for key, attribute in OUTPUTS.items()}
+    dependencies: dict[str, list[pulumi.Resource]] = {}
+    struct = await rpc.serialize_properties(outputs, dependencies)
+    state = PropertyValue.unmarshal_map(struct)
+    for key, resources in dependencies.items():
+        urns = await asyncio.gather(*(r.urn.future() for r in resources))
+        state[key] = state[key].with_dependencies({u for u in urns if u})
+    return state
