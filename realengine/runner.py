@@ -97,7 +97,11 @@ class Workspace:
             folder.mkdir(parents=True, exist_ok=True)
         self.project_name = link_program(program, self.project)
         self.env = self._environment(extra_env or {})
-        self.pulumi("plugin", "install", "resource", "aws", AWS_VERSION, "--file", str(aws_plugin))
+        self.install_provider("aws", AWS_VERSION, aws_plugin)
+
+    def install_provider(self, name: str, version: str, executable: Path) -> None:
+        """Install a resource provider plugin (this project's own, say) for the workspace."""
+        self.pulumi("plugin", "install", "resource", name, version, "--file", str(executable))
 
     def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
