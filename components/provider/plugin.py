@@ -169,4 +169,3 @@ def _worker(qualified_type: str) -> ResourceProvider:
             f"{', '.join(sorted(PROVIDERS))}"
         )
     return provider()
-
