@@ -1,0 +1,132 @@
+"""The package's provider, without an engine: its inputs, its schema, its dispatch, its
+secrets and its Cancel. (Through the real CLI: tests/real_engine/test_package_provider.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+from pulumi.errors import InputPropertyError
+from pulumi.provider.experimental.property_value import PropertyValue
+from pulumi.provider.experimental.provider import ConfigureRequest, CreateRequest
+
+from components.container_service import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
+from components.dynamic_providers import AdoptionCheckProvider, PullerRoleProvider
+from components.provider import component_io, schema
+from components.provider.plugin import LightsailEcrProvider, _worker
+from components.provider.values import WIRE_UNKNOWN, property_value
+from components.rules import type_tokens
+from tests.conftest import ROOT
+
+
+def inputs(**values: object) -> dict[str, PropertyValue]:
+    return {k: property_value(v) for k, v in values.items()}
+
+
+def test_the_schemas_inputs_are_the_components_arguments_in_camel_case() -> None:
+    args = component_io.component_args(
+        inputs(
+            serviceName="web",
+            repositories=["team/app"],
+            scale=2,
+            publicEndpoint={"container": "app", "port": 8080, "healthCheckPath": "/up"},
+        ),
+        aws_region="eu-west-1",
+    )
+    assert args == {
+        "service_name": "web",
+        "repositories": ["team/app"],
+        "scale": 2,
+        "public_endpoint": {"container": "app", "port": 8080, "health_check_path": "/up"},
+        "region": "eu-west-1",
+    }
+
+
+def test_every_schema_input_and_output_is_one_of_the_components() -> None:
+    arguments = PrivateEcrContainerServiceArgs.__annotations__
+    assert set(component_io.INPUTS) == set(schema.COMPONENT_INPUTS)
+    assert set(component_io.INPUTS.values()) <= set(arguments)
+    assert set(component_io.OUTPUTS) == set(schema.COMPONENT_OUTPUTS)
+    assert set(component_io.OUTPUTS.values()) <= set(PrivateEcrContainerService.__annotations__)
+    document = json.loads(schema.text())
+    component = document["resources"][type_tokens.COMPONENT]
+    assert component["isComponent"] and component["requiredInputs"] == ["serviceName"]
+    assert document["name"] == type_tokens.PACKAGE
+    for token in (type_tokens.PULLER_ROLE, type_tokens.GRANT_VERIFICATION):
+        assert token in document["resources"]
+
+
+@pytest.mark.parametrize(
+    ("given", "key", "words"),
+    [
+        ({"serviceName": "web", "servicename": "x"}, "servicename", "not an input"),
+        ({"serviceName": "web", "tags": {"team": WIRE_UNKNOWN}}, "tags", "must be known"),
+        ({"serviceName": "web"}, "region", "pulumi config set aws:region"),
+    ],
+)
+def test_an_input_the_component_cannot_take_is_named_before_anything_is_built(
+    given: dict[str, object], key: str, words: str
+) -> None:
+    with pytest.raises(InputPropertyError) as raised:
+        component_io.component_args(inputs(**given), aws_region=None)
+    assert raised.value.property_path == key
+    assert words in raised.value.reason
+
+
+def test_an_error_of_the_components_checks_is_put_on_the_key_it_names() -> None:
+    message = "serviceName 'Web_App' is not a valid Lightsail container service name"
+    assert component_io._key_named_in(message) == "serviceName"
+    assert component_io._key_named_in("scale 40 is out of range") == "scale"
+    assert component_io._key_named_in("nothing of ours") == ""
+
+
+def test_each_resource_is_served_by_the_dynamic_hosts_class_of_the_same_resource() -> None:
+    qualified = f"{type_tokens.COMPONENT}${type_tokens.PULLER_ROLE}"
+    assert isinstance(_worker(qualified), PullerRoleProvider)
+    with pytest.raises(ValueError, match="lightsail-ecr:index:PullerRole"):
+        _worker("lightsail-ecr:index:Unknown")
+
+
+def test_a_secret_input_comes_back_secret_and_reaches_the_work_unwrapped() -> None:
+    provider = LightsailEcrProvider()
+    configured = asyncio.run(provider.configure(ConfigureRequest({}, {}, True, True)))
+    assert configured.accept_secrets
+    identity = {"profile": "ops"}
+    request = CreateRequest(
+        urn=f"urn:pulumi:dev::p::{type_tokens.ADOPTION_CHECK}::web-adoption",
+        properties={
+            **inputs(region="us-east-1", service_name="web", power="nano", scale=1, tags={}),
+            "identity": property_value(identity, secret=True),
+        },
+        timeout=0,
+        preview=False,
+    )
+    created = asyncio.run(provider.create(request))
+    assert created.resource_id == "us-east-1/web"
+    assert created.properties is not None
+    assert created.properties["identity"].is_secret
+    assert not created.properties["region"].is_secret
+    assert isinstance(_worker(type_tokens.ADOPTION_CHECK), AdoptionCheckProvider)
+
+
+def test_cancel_ends_a_wait_under_way_at_once() -> None:
+    # In a process of its own: a cancelled process stays cancelled (as a provider must).
+    script = (
+        "import threading, time\n"
+        "from components.aws import waits\n"
+        "threading.Timer(0.2, waits.cancel).start()\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        "    waits.clock.sleep(30)\n"
+        "except waits.Cancelled as exc:\n"
+        "    print(round(time.monotonic() - started, 1), exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=20
+    )
+    waited, _, message = done.stdout.partition(" ")
+    assert float(waited) < 5, done
+    assert "cancelled" in message and "Run `pulumi up` again" in message
