@@ -2,9 +2,11 @@
 
     rules      pure: policy documents, grants, inputs, references (the standard library only)
     aws        boto3: clients, identity, the puller role's waiter, the policy writes
-    providers  dynamic_providers.py: the classes the state names (their path never moves)
+    providers  dynamic_providers.py: the classes the state names (their path never moves);
+               served_resources.py: the same resources as the package's provider serves them
     program    the Pulumi side: the provider, the program's end, the shared policy resources
     component  container_service.py, the package's public names (__init__, identity)
+    provider   provider/: the package's own provider, which builds the component (Construct)
     tools      doctor.py: read-only diagnosis, from the rules and AWS alone;
                policy_pack.py: the organisation's CrossGuard policies, the same way
 
@@ -21,7 +23,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "components"
 
-ORDER = ("rules", "aws", "providers", "program", "component")
+ORDER = ("rules", "aws", "providers", "program", "component", "provider")
 """Bottom to top: a layer may import its own and those before it."""
 
 ALLOWED = {layer: set(ORDER[: i + 1]) for i, layer in enumerate(ORDER)} | {
@@ -30,6 +32,7 @@ ALLOWED = {layer: set(ORDER[: i + 1]) for i, layer in enumerate(ORDER)} | {
 
 ROOT_MODULES = {
     "dynamic_providers": "providers",
+    "served_resources": "providers",
     "container_service": "component",
     "__init__": "component",
     "identity": "component",
@@ -54,7 +57,7 @@ def layer_of(module: str) -> str:
         return "component"
     if len(parts) == 1 and parts[0] in ROOT_MODULES:
         return ROOT_MODULES[parts[0]]
-    if parts[0] in ("rules", "aws", "program"):
+    if parts[0] in ("rules", "aws", "program", "provider"):
         return parts[0]
     raise AssertionError(f"{module} is in no layer: add it to tests/test_layers.py")
 
@@ -83,10 +86,11 @@ def imports_of(module: str) -> tuple[set[str], set[str]]:
             base = package.split(".")
             base = base[: len(base) - (node.level - 1)]
             target = ".".join(base + ([node.module] if node.module else []))
-            inside.add(target)
-            for alias in node.names:
-                if _is_module(f"{target}.{alias.name}"):
-                    inside.add(f"{target}.{alias.name}")
+            submodules = {f"{target}.{alias.name}" for alias in node.names}
+            inside.update(m for m in submodules if _is_module(m))
+            # `from . import a_module` uses the module, not the package's own names.
+            if node.module or not all(_is_module(m) for m in submodules):
+                inside.add(target)
     return inside, outside
 
 

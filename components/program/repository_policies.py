@@ -155,7 +155,7 @@ class RepositoryPolicyBook:
         self.program_end = program_end
         self.kinds = kinds
         """Where the project's resources come from: ``dynamic_providers`` in a program,
-        ``provider.resources`` (the project's provider) when a provider constructs."""
+        ``served_resources`` (the project's provider) when a provider constructs."""
         # A fresh read taken after this was taken in this run (same clock as the reads').
         self.started_at = policy_writes.clock.time()
         self._entries: dict[tuple[str, str, str], RepositoryEntry] = {}
@@ -173,9 +173,9 @@ class RepositoryPolicyBook:
         """The book of the program now running (a new run gets a new, empty book)."""
         if CONSTRUCTING.get():
             # Built by the project's provider: this component's grants are its own.
-            from ..provider import resources
+            from .. import served_resources
 
-            return cls(ComponentEnd(), kinds=resources)
+            return cls(ComponentEnd(), kinds=served_resources)
         root = pulumi.runtime.get_root_resource()
         if root is None:
             raise ConfigurationError(

@@ -50,8 +50,8 @@ from pulumi.provider.experimental.provider import (
 from ..aws import waits
 from ..dynamic_providers import SERVING
 from ..rules import type_tokens
+from ..served_resources import PROVIDERS
 from . import component_io, schema
-from .resources import PROVIDERS
 from .values import WIRE_UNKNOWN, outputs_of, plain_map
 
 T = TypeVar("T")

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi.dynamic import Resource as DynamicResource
 
-from .. import dynamic_providers as dynamic
-from ..rules import type_tokens
+from . import dynamic_providers as dynamic
+from .rules import type_tokens
 
 
 class _Served(DynamicResource):
