@@ -56,6 +56,19 @@ def container_services(
     }
 
 
+def run_coroutine(coroutine: Any) -> Any:
+    """Run ``coroutine`` to its end on a loop of its own, left unset: ``asyncio.run``
+    would leave the thread with no current loop, which the emulated engine's tests after
+    it take."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may reach AWS: fake credentials, no profile, no metadata lookups."""

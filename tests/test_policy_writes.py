@@ -44,7 +44,7 @@ from components.dynamic_providers import (
 from components.rules import policy
 from components.rules.policy import MalformedPolicyError, pull_statement, statement_sid
 from emulation.cloud import VirtualClock
-from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN, fail_call, put_policy
+from tests.conftest import ACCOUNT, CI_PUSH, REGION, ROLE_ARN, fail_call, put_policy, run_coroutine
 
 REPOSITORY = "team/app"
 SERVICE = "web"
@@ -1014,21 +1014,17 @@ def test_verification_diff_ignores_the_window() -> None:
 def test_the_programs_settle_wait_is_not_waited_again_by_the_verification() -> None:
     """The program waits the settle delay after a write (on its event loop, not in one of
     the dynamic host's threads); the verification then waits only what is left of it."""
-    import asyncio
 
     from emulation.cloud import VirtualClock
 
     clock = VirtualClock()
     saved = policy_writes.clock
     policy_writes.clock = clock
-    # A loop of its own, left unset: asyncio.run would leave the thread with no current
-    # loop, which the emulated engine's tests after this one take.
-    loop = asyncio.new_event_loop()
     try:
-        assert loop.run_until_complete(policy_writes.settled(None)) is None  # no wait
+        assert run_coroutine(policy_writes.settled(None)) is None  # no wait
         assert clock.slept == []
 
-        deadline = loop.run_until_complete(policy_writes.settled(0.4))
+        deadline = run_coroutine(policy_writes.settled(0.4))
         waited = clock.slept[-1]
         assert (
             policy_writes.SETTLE_SECONDS
@@ -1044,5 +1040,4 @@ def test_the_programs_settle_wait_is_not_waited_again_by_the_verification() -> N
         policy_writes.settle(until=clock.time() - 1.0)  # a deadline already passed
         assert clock.slept[-1] == 0.0
     finally:
-        loop.close()
         policy_writes.clock = saved

@@ -3,7 +3,6 @@ secrets and its Cancel. (Through the real CLI: tests/real_engine/test_package_pr
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from components.provider import component_io, schema
 from components.provider.plugin import LightsailEcrProvider, _worker
 from components.provider.values import WIRE_UNKNOWN, property_value
 from components.rules import type_tokens
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_coroutine
 
 
 def inputs(**values: object) -> dict[str, PropertyValue]:
@@ -92,7 +91,7 @@ def test_each_resource_is_served_by_the_dynamic_hosts_class_of_the_same_resource
 
 def test_a_secret_input_comes_back_secret_and_reaches_the_work_unwrapped() -> None:
     provider = LightsailEcrProvider()
-    configured = asyncio.run(provider.configure(ConfigureRequest({}, {}, True, True)))
+    configured = run_coroutine(provider.configure(ConfigureRequest({}, {}, True, True)))
     assert configured.accept_secrets
     identity = {"profile": "ops"}
     request = CreateRequest(
@@ -104,7 +103,7 @@ def test_a_secret_input_comes_back_secret_and_reaches_the_work_unwrapped() -> No
         timeout=0,
         preview=False,
     )
-    created = asyncio.run(provider.create(request))
+    created = run_coroutine(provider.create(request))
     assert created.resource_id == "us-east-1/web"
     assert created.properties is not None
     assert created.properties["identity"].is_secret

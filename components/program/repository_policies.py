@@ -181,8 +181,8 @@ class RepositoryPolicyBook:
             raise ConfigurationError(
                 "PrivateEcrContainerService must be declared in a Pulumi program run by "
                 "`pulumi preview`/`up` or the Automation API, or constructed by this "
-                "package's provider (`pulumi package add`); another component provider "
-                "cannot load its dynamic resources (pulumi/pulumi#5455)"
+                "package's provider (`pulumi package add`); another project's multi-language "
+                "component provider cannot load its dynamic resources (pulumi/pulumi#5455)"
             )
         monitor = pulumi.runtime.settings.get_monitor()
         found = _BOOKS.get(root)
