@@ -307,11 +307,24 @@ def local_policy_pack(folder: Path, python: str = sys.executable) -> Path:
     ``lightsail_ecr_access`` is this checkout's ``components/`` linked beside the pack's
     ``__main__.py``, where an installed package would be found. (Installing the package
     into the pack's own virtualenv is ``tests/test_policy_pack_install.py``.)"""
-    pack = folder / "policy-pack"
-    pack.mkdir(parents=True)
-    settings = yaml.safe_load((ROOT / "policy-pack" / "PulumiPolicy.yaml").read_text())
-    settings["runtime"]["options"]["virtualenv"] = str(Path(python).parent.parent)
-    (pack / "PulumiPolicy.yaml").write_text(yaml.safe_dump(settings))
-    (pack / "__main__.py").symlink_to(ROOT / "policy-pack" / "__main__.py")
+    pack = _local_python_plugin(ROOT / "policy-pack", "PulumiPolicy.yaml", folder, python)
     (pack / "lightsail_ecr_access").symlink_to(ROOT / "components")
     return pack
+
+
+def local_provider_plugin(folder: Path, python: str = sys.executable) -> Path:
+    """A copy of ``provider/`` (the package's provider as a source plugin) in ``folder``
+    that the CLI runs with ``python``'s environment, where this checkout's ``components/``
+    serves as the package."""
+    return _local_python_plugin(ROOT / "provider", "PulumiPlugin.yaml", folder, python)
+
+
+def _local_python_plugin(source: Path, settings_file: str, folder: Path, python: str) -> Path:
+    """``source``'s settings with ``python``'s virtualenv, its ``__main__.py`` linked."""
+    plugin = folder / source.name
+    plugin.mkdir(parents=True)
+    settings = yaml.safe_load((source / settings_file).read_text())
+    settings["runtime"]["options"]["virtualenv"] = str(Path(python).parent.parent)
+    (plugin / settings_file).write_text(yaml.safe_dump(settings))
+    (plugin / "__main__.py").symlink_to(source / "__main__.py")
+    return plugin

@@ -8,6 +8,7 @@ provider's custom resources, not dynamic ones.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 
 from components import __version__
 from realengine.aws_server import EmulatedAwsServer
-from realengine.runner import Stack, Workspace, stop_group
+from realengine.runner import Stack, Workspace, local_provider_plugin, stop_group
 from tests.real_engine.conftest import (
     OTHER_TEAMS,
     SHARED,
@@ -183,3 +184,18 @@ def test_ctrl_c_ends_the_wait_for_the_puller_role_at_once(
     stack.up()
     assert ours(aws.policy("team/app"))
     stack.run("up", "--yes", "--expect-no-changes")
+
+
+def test_the_source_plugin_serves_the_schema_of_this_version(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # What `pulumi package add <this repository>/provider` runs: the folder's plugin,
+    # with Python, from source.
+    plugin = local_provider_plugin(tmp_path / "source")
+    document = json.loads(workspace.pulumi("package", "get-schema", str(plugin)).stdout)
+    assert document["name"] == "lightsail-ecr"
+    assert document["version"] == __version__
+    component = document["resources"]["lightsail-ecr:index:PrivateEcrContainerService"]
+    assert component["isComponent"]
+    assert "repositories" in component["inputProperties"]
+    assert "principalArn" in component["properties"]
