@@ -1,6 +1,6 @@
 """The benchmark through the real `pulumi` CLI: the program next to its yardstick.
 
-    python -m realengine.benchmark [--sizes 10 40 160] [--repeat 3]
+    python -m realengine.benchmark [--sizes 10 40 160] [--repeat 3] [--package]
 
 For each number of repositories, the real ``__main__.py`` (one service granting every
 repository, each of which holds another team's statement) and the yardstick
@@ -9,7 +9,12 @@ no merges) each make a first ``up``, then run steady-state ``up``s (nothing chan
 interleaved, alternating which goes first. Printed per size: each first ``up``'s time,
 the median steady-state ``up`` of each, their ratio, and the spread of the repeats.
 
-Both run in the same emulated AWS server, against the same CLI, one after the other on
+With ``--package``, a third column: the same service declared by a consumer of the
+package (``tests/real_engine/programs/construct``), which the package's own provider
+builds through Construct and whose resources it serves (64 threads, not the dynamic
+host's 4).
+
+All run in the same emulated AWS server, against the same CLI, one after the other on
 this machine: only the ratios measured side by side in one run mean something (the
 machine is shared), and the emulated AWS answers in well under a millisecond, so a real
 account's network time is not in these figures. A first ``up`` waits for the puller
@@ -28,29 +33,33 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulation.benchmark import repositories, spread
+from components import __version__
+from components.provider.install import write_plugin as write_provider
+from emulation.benchmark import OTHER_TEAM, repositories, spread
 from realengine.aws_plugin.install import write_plugin
 from realengine.aws_server import EmulatedAwsServer
 from realengine.cli import ensure_cli
-from realengine.runner import Stack, Workspace
+from realengine.runner import ROOT, Stack, Workspace
 
-YARDSTICK = Path(__file__).resolve().parent.parent / "emulation" / "trivial_program"
+YARDSTICK = ROOT / "emulation" / "trivial_program"
+PACKAGE_CONSUMER = ROOT / "tests" / "real_engine" / "programs" / "construct"
 
 
 @dataclass
 class Measurement:
-    """One size: seconds of each first up, and the steady-state ups' repeats."""
+    """One size: seconds of each first up, and the steady-state ups' repeats, per column
+    (the program, the package consumer when measured, the yardstick last)."""
 
-    first: tuple[float, float]
-    steady: tuple[list[float], list[float]]
+    first: list[float]
+    steady: list[list[float]]
 
     def line(self, size: int) -> str:
-        program, yardstick = (statistics.median(t) for t in self.steady)
-        return (
-            f"{size:>5} | {self.first[0]:>8.1f} s {self.first[1]:>8.1f} s | "
-            f"{program:>7.2f} s {yardstick:>7.2f} s {program / yardstick:>6.2f}x | "
-            f"{spread(self.steady[0]):.0%} / {spread(self.steady[1]):.0%}"
-        )
+        medians = [statistics.median(t) for t in self.steady]
+        yardstick = medians[-1]
+        firsts = " ".join(f"{t:>8.1f} s" for t in self.first)
+        steadies = " ".join(f"{m:>7.2f} s {m / yardstick:>5.2f}x" for m in medians[:-1])
+        spreads = " / ".join(f"{spread(t):.0%}" for t in self.steady)
+        return f"{size:>5} | {firsts} | {steadies} {yardstick:>7.2f} s | {spreads}"
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -63,19 +72,36 @@ def steady_up(stack: Stack) -> None:
     stack.run("up", "--yes", "--skip-preview", "--expect-no-changes", "--suppress-outputs")
 
 
-def measure(size: int, repeat: int, root: Path, cli: Path, plugin: Path) -> Measurement:
+def measure(
+    size: int, repeat: int, root: Path, cli: Path, plugin: Path, provider: Path | None = None
+) -> Measurement:
     with EmulatedAwsServer(principal_arn_after=2) as aws:
         ours, theirs = repositories(aws, size)
-        program = Workspace(root / f"program-{size}", cli, plugin, aws.endpoint).stack(
-            "bench", {"serviceName": "bench", "repositories": ours}
+        stacks = [
+            Workspace(root / f"program-{size}", cli, plugin, aws.endpoint).stack(
+                "bench", {"serviceName": "bench", "repositories": ours}
+            )
+        ]
+        if provider is not None:
+            workspace = Workspace(
+                root / f"package-{size}", cli, plugin, aws.endpoint, program=PACKAGE_CONSUMER
+            )
+            workspace.install_provider("lightsail-ecr", __version__, provider)
+            packaged = [f"packaged/app-{i:03d}" for i in range(size)]
+            for name in packaged:
+                aws.create_repository(name, OTHER_TEAM)
+            services = [{"serviceName": "packaged", "repositories": packaged}]
+            stacks.append(workspace.stack("bench", {"services": services}))
+        stacks.append(
+            Workspace(
+                root / f"yardstick-{size}", cli, plugin, aws.endpoint, program=YARDSTICK
+            ).stack("bench", {"serviceName": "yardstick", "repositories": theirs})
         )
-        yardstick = Workspace(
-            root / f"yardstick-{size}", cli, plugin, aws.endpoint, program=YARDSTICK
-        ).stack("bench", {"serviceName": "yardstick", "repositories": theirs})
-        first = (timed(program.up), timed(yardstick.up))
-        times: tuple[list[float], list[float]] = ([], [])
+        first = [timed(stack.up) for stack in stacks]
+        times: list[list[float]] = [[] for _ in stacks]
         for turn in range(repeat):
-            order = [(0, program), (1, yardstick)]
+            # Alternate which goes first, so that neither always runs on a warmer machine.
+            order = list(enumerate(stacks))
             for slot, stack in order[::-1] if turn % 2 else order:
                 start = time.perf_counter()
                 steady_up(stack)
@@ -87,17 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 40, 160])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--package", action="store_true", help="also measure a consumer of the package"
+    )
     args = parser.parse_args(argv)
     cli = ensure_cli(progress=lambda line: print(f"[pulumi cli] {line}", flush=True))
-    print(
-        "repos | first up: program yardstick | steady up: program yardstick ratio | spread",
-        flush=True,
-    )
+    columns = "program package yardstick" if args.package else "program yardstick"
+    print(f"repos | first up: {columns} | steady up (ratio to yardstick): {columns} | spread")
     with tempfile.TemporaryDirectory(prefix="lightsail-ecr-bench-") as folder:
         root = Path(folder)
         plugin = write_plugin(root / "plugins")
+        provider = write_provider(root / "provider", path=str(ROOT)) if args.package else None
         for size in sorted(args.sizes):
-            print(measure(size, args.repeat, root, cli, plugin).line(size), flush=True)
+            measured = measure(size, args.repeat, root, cli, plugin, provider)
+            print(measured.line(size), flush=True)
     return 0
 
 
