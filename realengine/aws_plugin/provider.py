@@ -201,6 +201,22 @@ class AwsStandIn(Provider):
                     "retrieving caller identity from STS",
                     exc,
                 ) from exc
+        allowed, forbidden = (
+            _account_list(self.settings, "allowedAccountIds"),
+            _account_list(self.settings, "forbiddenAccountIds"),
+        )
+        if self.region and (allowed or forbidden):
+            # As the provider does at Configure, before any read or write: a refresh or a
+            # destroy with the wrong account's credentials stops here, the state untouched.
+            try:
+                found = await asyncio.to_thread(self._caller_identity, self.region)
+            except (ClientError, BotoCoreError) as exc:
+                raise aws_error("configuring the AWS provider: checking the account", exc) from exc
+            account = str(found["accountId"])
+            if (allowed and account not in allowed) or account in forbidden:
+                raise RuntimeError(
+                    f"configuring the AWS provider: AWS account ID not allowed: {account}"
+                )
         return ConfigureResponse(accept_secrets=True, supports_preview=True, accept_resources=True)
 
     def session(self, region: str | None) -> Any:
@@ -405,6 +421,15 @@ class AwsStandIn(Provider):
 
 
 _GONE = {"NotFoundException", "RepositoryPolicyNotFoundException", "RepositoryNotFoundException"}
+
+
+def _account_list(settings: dict[str, Any], key: str) -> list[str]:
+    """``aws:allowedAccountIds`` or ``aws:forbiddenAccountIds``: a list, or the JSON text of
+    one as stack config hands it over."""
+    value = settings.get(key)
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip().startswith("[") else [value]
+    return [str(v) for v in value or []]
 
 
 def _role_asked(value: Any) -> Any:

@@ -37,9 +37,9 @@ def as_prod(aws: Any) -> dict[str, str]:
 GRANTS = ("web-grant-team/app", "web-grant-team/worker")
 
 
-def deployed(workspace: Workspace) -> Stack:
+def deployed(workspace: Workspace, **config: Any) -> Stack:
     stack = workspace.stack(
-        "web", {"serviceName": "web", "repositories": ["team/app", "team/worker"]}
+        "web", {"serviceName": "web", "repositories": ["team/app", "team/worker"], **config}
     )
     stack.up()
     ours(aws_app := workspace_aws(stack).policy("team/app"))
@@ -119,21 +119,21 @@ def test_refresh_as_another_account_is_refused_and_keeps_the_grants(
     assert_dev_untouched(stack, aws)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: a refresh with another account's credentials drops the container "
-    "service and both RepositoryPolicy resources from the state: the AWS provider (the "
-    "bridged one as the stand-in) reads a resource it does not find as deleted, and no "
-    "resource of the component can order itself before a refresh's reads. The next `up` "
-    "as the right account then creates a service that exists. Only the AWS provider can "
-    "refuse (pulumi-aws's aws:allowedAccountIds, which the stand-in does not serve yet), "
-    "or a provider of the project's own that owns the service and the policy writes",
-)
-def test_refresh_as_another_account_forgets_nothing(workspace: Workspace, aws: Any) -> None:
-    stack = deployed(workspace)
+def test_refresh_as_another_account_forgets_nothing_when_the_stack_names_its_account(
+    workspace: Workspace, aws: Any
+) -> None:
+    # Without `aws:allowedAccountIds` such a refresh drops the container service and the
+    # policy resources from the state (the AWS provider reads what it does not find as
+    # deleted, and nothing of the component runs before those reads): the README's
+    # account section has every stack set it, and the AWS provider then refuses at
+    # Configure, before any read.
+    stack = deployed(workspace, **{"aws:allowedAccountIds": [ACCOUNT]})
     before = names(stack)
 
-    stack.run("refresh", "--yes", "--skip-preview", check=False, env=as_prod(aws))
+    run = stack.run("refresh", "--yes", "--skip-preview", check=False, env=as_prod(aws))
 
+    assert run.returncode != 0, run
+    assert f"AWS account ID not allowed: {PROD_ACCOUNT}" in run.output, run
     assert names(stack) == before
+    assert_dev_untouched(stack, aws)
     stack.run("up", "--yes", "--expect-no-changes")
