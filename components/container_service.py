@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import ModuleType
 from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from .aws.identity import AwsIdentity, check_identity
-from .dynamic_providers import PullerRole, identity_is_secret
+from .dynamic_providers import identity_is_secret
 from .program.aws_provider import check_no_explicit_provider, provider_for
 from .program.plan import ServiceInputs, ServicePlan, check_inputs, plan_service
 from .program.repository_policies import RepositoryPolicyBook
 from .rules import deployment, type_tokens
 from .rules.operator_policy import operator_policy
+from .served_resources import AdoptionCheck, PullerRole
 
 TYPE_TOKEN = type_tokens.COMPONENT
 
@@ -94,9 +94,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         # 4. Declare the resources the plan says.
         if not self._registered:
             super().__init__(TYPE_TOKEN, name, None, opts)
-        service, role, gate = self._declare_service(
-            name, inputs, args, plan, identity, provider, book.kinds
-        )
+        service, role, gate = self._declare_service(name, inputs, args, plan, identity, provider)
         grants: list[pulumi.Resource] = [
             resource
             for entry, grant in plan.grants
@@ -144,16 +142,14 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
         plan: ServicePlan,
         identity: AwsIdentity,
         provider: pulumi.ProviderResource | None,
-        kinds: ModuleType,
     ) -> tuple[aws.lightsail.ContainerService, PullerRole, list[pulumi.Resource]]:
         """The service, its puller role, and what everything else waits for (when
-        adopting, the check that the live service matches the stack). ``kinds``: where
-        the project's own resources come from (``RepositoryPolicyBook.kinds``)."""
+        adopting, the check that the live service matches the stack)."""
         before: list[pulumi.Resource] = []
         if plan.adopted_tags is not None:
             # The import waits for the check that the live service matches the stack.
             before.append(
-                kinds.AdoptionCheck(
+                AdoptionCheck(
                     f"{name}-adoption",
                     region=inputs.region,
                     service_name=inputs.service_name,
@@ -184,7 +180,7 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
                 depends_on=before,
             ),
         )
-        role = kinds.PullerRole(
+        role = PullerRole(
             f"{name}-puller-role",
             region=inputs.region,
             service_name=inputs.service_name,

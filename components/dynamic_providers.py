@@ -840,10 +840,17 @@ def _exit_when_engine_gone(read: Any = os.read, exit_now: Any = os._exit) -> Non
     exit_now(ENGINE_GONE_EXIT)
 
 
-def _watch_the_engine() -> None:
-    """In the dynamic provider host only: end the process when the engine is gone."""
-    if _in_dynamic_provider_host() and _stdin_is_the_engines_pipe():
+def watch_the_engine() -> None:
+    """End this provider process when the engine is gone (``_exit_when_engine_gone``):
+    the dynamic provider host's, or the package's own provider's."""
+    if _stdin_is_the_engines_pipe():
         threading.Thread(target=_exit_when_engine_gone, name="engine-watch", daemon=True).start()
+
+
+def _watch_the_engine() -> None:
+    """In the dynamic provider host only (0.2.x stacks' providers are restored there)."""
+    if _in_dynamic_provider_host():
+        watch_the_engine()
 
 
 _watch_the_engine()

@@ -27,6 +27,8 @@ class _Served(DynamicResource):
     project's provider."""
 
     token: ClassVar[str]
+    was: ClassVar[type[DynamicResource]]
+    """The dynamic resource it was up to 0.2.x, whose type token existing state holds."""
 
     def __init__(
         self,
@@ -35,28 +37,36 @@ class _Served(DynamicResource):
         props: dict[str, Any],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        # A stack made by 0.2.x holds this resource under its dynamic type: the alias
+        # moves it to this type in place, and the provider's Diff (the same provider class
+        # on the same stored outputs) finds nothing to do, so nothing is rewritten.
+        moved = pulumi.ResourceOptions(
+            aliases=[pulumi.Alias(type_=f"pulumi-python:{self.was._resource_type_name}")]
+        )
         # Not DynamicResource.__init__: it would pickle the provider into `__provider`.
-        pulumi.CustomResource.__init__(self, self.token, name, props, opts)
+        pulumi.CustomResource.__init__(
+            self, self.token, name, props, pulumi.ResourceOptions.merge(opts, moved)
+        )
 
 
 class PullerRole(dynamic.PullerRole, _Served):
-    token = type_tokens.PULLER_ROLE
+    token, was = type_tokens.PULLER_ROLE, dynamic.PullerRole
 
 
 class GrantFinalizer(dynamic.GrantFinalizer, _Served):
-    token = type_tokens.GRANT_FINALIZER
+    token, was = type_tokens.GRANT_FINALIZER, dynamic.GrantFinalizer
 
 
 class FreshPolicyDocument(dynamic.FreshPolicyDocument, _Served):
-    token = type_tokens.FRESH_POLICY_DOCUMENT
+    token, was = type_tokens.FRESH_POLICY_DOCUMENT, dynamic.FreshPolicyDocument
 
 
 class GrantVerification(dynamic.GrantVerification, _Served):
-    token = type_tokens.GRANT_VERIFICATION
+    token, was = type_tokens.GRANT_VERIFICATION, dynamic.GrantVerification
 
 
 class AdoptionCheck(dynamic.AdoptionCheck, _Served):
-    token = type_tokens.ADOPTION_CHECK
+    token, was = type_tokens.ADOPTION_CHECK, dynamic.AdoptionCheck
 
 
 PROVIDERS: dict[str, type[pulumi.dynamic.ResourceProvider]] = {

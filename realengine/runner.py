@@ -29,6 +29,9 @@ from typing import Any
 
 import yaml
 
+from components import __version__
+from components.provider.install import write_plugin as write_provider
+from components.rules.type_tokens import PACKAGE
 from realengine.aws_plugin.provider import VERSION as AWS_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +101,9 @@ class Workspace:
         self.project_name = link_program(program, self.project)
         self.env = self._environment(extra_env or {})
         self.install_provider("aws", AWS_VERSION, aws_plugin)
+        # The package's own provider, run from this checkout: the component's resources.
+        provider = write_provider(root / "lightsail-ecr-plugin", path=str(ROOT))
+        self.install_provider(PACKAGE, __version__, provider)
 
     def install_provider(self, name: str, version: str, executable: Path) -> None:
         """Install a resource provider plugin (this project's own, say) for the workspace."""

@@ -23,13 +23,12 @@ import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from types import ModuleType
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from .. import dynamic_providers
+from .. import served_resources
 from ..aws import ecr_api, policy_writes, sdk, sts_api
 from ..aws.concurrency import bounded_map
 from ..aws.identity import AwsIdentity
@@ -149,13 +148,8 @@ def _repository_key(entry: RepositoryEntry) -> tuple[str, str, str, str]:
 class RepositoryPolicyBook:
     """The repositories one program run grants on; use ``for_this_program()``."""
 
-    def __init__(
-        self, program_end: ProgramEnd | ComponentEnd, kinds: ModuleType = dynamic_providers
-    ) -> None:
+    def __init__(self, program_end: ProgramEnd | ComponentEnd) -> None:
         self.program_end = program_end
-        self.kinds = kinds
-        """Where the project's resources come from: ``dynamic_providers`` in a program,
-        ``served_resources`` (the project's provider) when a provider constructs."""
         # A fresh read taken after this was taken in this run (same clock as the reads').
         self.started_at = policy_writes.clock.time()
         self._entries: dict[tuple[str, str, str], RepositoryEntry] = {}
@@ -173,9 +167,7 @@ class RepositoryPolicyBook:
         """The book of the program now running (a new run gets a new, empty book)."""
         if CONSTRUCTING.get():
             # Built by the project's provider: this component's grants are its own.
-            from .. import served_resources
-
-            return cls(ComponentEnd(), kinds=served_resources)
+            return cls(ComponentEnd())
         root = pulumi.runtime.get_root_resource()
         if root is None:
             raise ConfigurationError(
@@ -349,7 +341,7 @@ class RepositoryPolicyBook:
         """
         grant.principal_arn = principal_arn
         earlier = entry.finalizers[-1:]
-        grant.finalizer = self.kinds.GrantFinalizer(
+        grant.finalizer = served_resources.GrantFinalizer(
             f"{owner_name}-grant-{entry.name}",
             region=entry.region,
             repository=entry.name,
@@ -388,7 +380,7 @@ class RepositoryPolicyBook:
         earlier = self._writes[-WRITES_AT_ONCE:][:1] if len(self._writes) >= WRITES_AT_ONCE else []
         # Components built by one provider each write the repository: one after another.
         earlier += self._previous_component_write(entry)
-        document = self.kinds.FreshPolicyDocument(
+        document = served_resources.FreshPolicyDocument(
             f"{owner_name}-document-{entry.name}",
             region=entry.region,
             repository=entry.name,
@@ -425,7 +417,7 @@ class RepositoryPolicyBook:
             lambda done: policy_writes.write_window(done[0], started_at)
         )
         settled_until: pulumi.Output[float | None] = window.apply(policy_writes.settled)
-        entry.verification = self.kinds.GrantVerification(
+        entry.verification = served_resources.GrantVerification(
             f"{owner_name}-verify-{entry.name}",
             region=entry.region,
             repository=entry.name,

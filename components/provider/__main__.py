@@ -8,6 +8,7 @@ import sys
 from pulumi.provider.experimental.server import main
 
 from .. import __version__
+from ..dynamic_providers import watch_the_engine
 from .plugin import LightsailEcrProvider
 
 
@@ -15,6 +16,8 @@ def run(argv: list[str]) -> None:
     # The engine's address comes first, flags (--logtostderr...) after: diagnostics of
     # the resources go there.
     engine = next((a for a in argv if not a.startswith("-")), "")
+    # A CLI killed hard leaves its plugins running: nothing is written for a dead run.
+    watch_the_engine()
     main(argv, __version__, LightsailEcrProvider(engine))
 
 
