@@ -35,11 +35,13 @@ import asyncio
 import base64
 import copy
 import dataclasses
+import importlib
 import json
 import runpy
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,11 @@ from emulation.provider_identity import provider_session
 from emulation.providers import PROVIDERS
 
 _DYNAMIC = "pulumi-python:dynamic"
+# The package's own provider's resources (components.rules.type_tokens.PACKAGE). Not
+# imported: the program under test brings its own copy of the package (the checkout's
+# `components` or the installed `lightsail_ecr_access`), and a second copy in one
+# process is refused.
+_SERVED = "lightsail-ecr:index:"
 _PROVIDER_TYPE = "pulumi:providers:"
 _PROVIDER_KEY = "__provider"
 
@@ -164,6 +171,30 @@ class EngineCrashed(RuntimeError):
 
 def _provider_of(props: dict[str, Any]) -> Any:
     return dill.loads(base64.b64decode(props[_PROVIDER_KEY]))
+
+
+def _is_ours(type_: str) -> bool:
+    """A resource of this project's own: a dynamic one (0.2.x state) or one the package's
+    provider serves. The same provider classes do the work of both."""
+    return type_.startswith(_DYNAMIC) or type_.startswith(_SERVED)
+
+
+def _worker(type_: str, props: dict[str, Any]) -> Any:
+    """Who steps a resource of ours: a dynamic one's pickled provider (as stored), a
+    served one's class in the package's provider."""
+    if type_.startswith(_DYNAMIC):
+        return _provider_of(props)
+    # The provider classes of whichever copy of the package the program imported: the
+    # module every copy binds to the name its dynamic providers' pickles hold.
+    providers = importlib.import_module("lightsail_ecr_access_providers")
+    return getattr(providers, f"{type_[len(_SERVED) :]}Provider")()
+
+
+def _with_provider(outs: dict[str, Any], type_: str, props: dict[str, Any]) -> dict[str, Any]:
+    """A dynamic resource's outputs carry its pickled provider on; a served one's do not."""
+    if type_.startswith(_DYNAMIC):
+        return {**outs, _PROVIDER_KEY: props[_PROVIDER_KEY]}
+    return outs
 
 
 def _plain(value: Any) -> Any:
@@ -272,9 +303,24 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
             list(request.additionalSecretOutputs),
         )
         inputs = rpc.deserialize_properties(request.object)
-        resource_id, outputs = self.engine.step(urn, request, inputs)
+        resource_id, outputs = self.engine.step(urn, request, inputs, self._aliases(request))
         outputs_proto = _sync_await(rpc.serialize_properties(outputs, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=outputs_proto)
+
+    def _aliases(self, request: Any) -> list[str]:
+        """The URNs the resource may have had, from its aliases (a URN, or a spec whose
+        unset parts are the resource's own), as the engine resolves them."""
+        found = []
+        for alias in request.aliases:
+            if alias.urn:
+                found.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            found.append(
+                self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+            )
+        return found
 
 
 class Engine:
@@ -393,11 +439,13 @@ class Engine:
         for urn, resource in list(self.state.items()):
             if not resource.custom or resource.type.startswith(_PROVIDER_TYPE):
                 continue
-            if resource.type.startswith(_DYNAMIC):
-                read = _provider_of(resource.outputs).read(resource.id, _plain(resource.outputs))
+            if _is_ours(resource.type):
+                read = _worker(resource.type, resource.outputs).read(
+                    resource.id, _plain(resource.outputs)
+                )
                 found = (
                     _annotate_secrets(
-                        {**(read.outs or {}), _PROVIDER_KEY: resource.outputs[_PROVIDER_KEY]},
+                        _with_provider(read.outs or {}, resource.type, resource.outputs),
                         resource.outputs,
                     )
                     if read.id
@@ -532,12 +580,19 @@ class Engine:
 
     # --- steps -------------------------------------------------------------------------
 
-    def step(self, urn: str, request: Any, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Create, update, replace or keep one resource; return its id and outputs."""
+    def step(
+        self, urn: str, request: Any, inputs: dict[str, Any], aliases: Sequence[str] = ()
+    ) -> tuple[str, dict[str, Any]]:
+        """Create, update, replace or keep one resource; return its id and outputs. A
+        resource the state holds under one of its ``aliases`` is that resource."""
         with self._lock:
             self._alive()
             self._seen.add(urn)
             old = self.state.get(urn)
+            was = next((a for a in aliases if old is None and a in self.state), None)
+            if was is not None:
+                self._seen.add(was)
+                old = self.state[was]
             new = ResourceState(
                 urn=urn,
                 type=request.type,
@@ -556,7 +611,7 @@ class Engine:
                 target[urn] = new
                 return "", {}
             ignore = set(request.ignoreChanges)
-            if new.type.startswith(_DYNAMIC):
+            if _is_ours(new.type):
                 self._check(new, old.inputs if old is not None else {})
             self._analyze(new)
             if old is None and request.importId:
@@ -588,6 +643,8 @@ class Engine:
                 new.outputs, new.inputs, list(request.additionalSecretOutputs)
             )
             target[urn] = new
+            if was is not None and not self._dry:
+                del self.state[was]  # moved to its new URN, as the engine renames it
             return new.id, new.outputs
 
     # --- the policy pack -----------------------------------------------------------------
@@ -633,7 +690,7 @@ class Engine:
     def _check(new: ResourceState, olds: dict[str, Any]) -> None:
         """The provider's Check, called for every registration, a new resource's too
         (``olds`` empty), in a preview as in an up; its failures fail the step."""
-        result = _provider_of(new.inputs).check(_plain(olds), _plain(new.inputs))
+        result = _worker(new.type, new.inputs).check(_plain(olds), _plain(new.inputs))
         if result.failures:
             reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
             raise RuntimeError(f"{new.name}: the provider's check failed: {reasons}")
@@ -649,9 +706,9 @@ class Engine:
         return "", dict(new.inputs)
 
     def _diff(self, old: ResourceState, new: ResourceState, ignore: set[str]) -> tuple[bool, bool]:
-        if new.type.startswith(_DYNAMIC):
-            provider = _provider_of(new.inputs)
-            # The engine hands a dynamic provider the old *outputs*.
+        if _is_ours(new.type):
+            provider = _worker(new.type, new.inputs)
+            # The engine hands the provider the old *outputs*.
             result = provider.diff(old.id, _plain(old.outputs), _plain(new.inputs))
             return bool(result.changes), bool(result.replaces)
         if new.type.startswith(_PROVIDER_TYPE):
@@ -685,14 +742,12 @@ class Engine:
 
     def _create(self, new: ResourceState) -> tuple[str, dict[str, Any]]:
         started = time.monotonic()
-        if new.type.startswith(_DYNAMIC):
-            provider = _provider_of(new.inputs)
-            result = provider.create(_plain(new.inputs))
+        if _is_ours(new.type):
+            result = _worker(new.type, new.inputs).create(_plain(new.inputs))
             created = (
                 str(result.id),
                 _annotate_secrets(
-                    {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]},
-                    new.inputs,
+                    _with_provider(result.outs or {}, new.type, new.inputs), new.inputs
                 ),
             )
         elif new.type.startswith(_PROVIDER_TYPE):
@@ -707,12 +762,12 @@ class Engine:
 
     def _update(self, old: ResourceState, new: ResourceState) -> dict[str, Any]:
         started = time.monotonic()
-        if new.type.startswith(_DYNAMIC):
-            result = _provider_of(new.inputs).update(
+        if _is_ours(new.type):
+            result = _worker(new.type, new.inputs).update(
                 old.id, _plain(old.outputs), _plain(new.inputs)
             )
             updated = _annotate_secrets(
-                {**(result.outs or {}), _PROVIDER_KEY: new.inputs[_PROVIDER_KEY]}, new.inputs
+                _with_provider(result.outs or {}, new.type, new.inputs), new.inputs
             )
         elif new.type.startswith(_PROVIDER_TYPE):
             updated = dict(new.inputs)
@@ -736,9 +791,12 @@ class Engine:
                     self._report.record(kind, resource.name)
                 continue
             if resource.custom and not resource.retain_on_delete:
-                if resource.type.startswith(_DYNAMIC):
-                    # The *stored* provider runs the delete, as the engine does.
-                    _provider_of(resource.outputs).delete(resource.id, _plain(resource.outputs))
+                if _is_ours(resource.type):
+                    # The *stored* provider runs a dynamic resource's delete, as the
+                    # engine does.
+                    _worker(resource.type, resource.outputs).delete(
+                        resource.id, _plain(resource.outputs)
+                    )
                 elif not resource.type.startswith(_PROVIDER_TYPE):
                     PROVIDERS[resource.type].delete(
                         self.session_for(resource.provider, resource.outputs["region"]),
