@@ -107,12 +107,30 @@ def main(project: Path, checkout: Path) -> None:
         facts["preview"] = report(engine.preview())
         facts["up"] = report(engine.up())
         facts["policies_after_up"] = {name: aws.policy(name) for name in (SHARED, WEB, JOBS)}
-        providers = sorted(
+        # The component's resources are the package provider's now; a stack made by
+        # 0.2.x holds them as dynamic resources, each with its provider pickled as
+        # 0.2.x's SDK pickled it: those pickles must still restore anywhere.
+        facts["ours_in_state"] = sorted(
             {
-                state.outputs["__provider"]
+                state.type
                 for state in engine.state.values()
-                if state.type.startswith("pulumi-python:dynamic")
+                if state.custom and state.type.startswith("lightsail-ecr:")
             }
+        )
+        facts["dynamic_in_state"] = [
+            state.type for state in engine.state.values() if "__provider" in state.outputs
+        ]
+        from lightsail_ecr_access import dynamic_providers
+        from pulumi.dynamic.dynamic import serialize_provider
+
+        providers = sorted(
+            serialize_provider(cls())
+            for cls in (
+                dynamic_providers.PullerRoleProvider,
+                dynamic_providers.GrantFinalizerProvider,
+                dynamic_providers.FreshPolicyDocumentProvider,
+                dynamic_providers.GrantVerificationProvider,
+            )
         )
         facts["pickled"] = sorted(pickled_global(text) for text in providers)
         elsewhere = subprocess.run(

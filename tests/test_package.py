@@ -171,6 +171,16 @@ def test_up_again_changes_nothing_and_destroy_keeps_other_teams_statements(
 def test_state_names_the_stable_module_and_a_new_process_anywhere_restores_it(
     installed_run: dict[str, Any],
 ) -> None:
+    # The component's resources are the package provider's: nothing pickled in the state.
+    assert installed_run["ours_in_state"] == [
+        "lightsail-ecr:index:FreshPolicyDocument",
+        "lightsail-ecr:index:GrantFinalizer",
+        "lightsail-ecr:index:GrantVerification",
+        "lightsail-ecr:index:PullerRole",
+    ]
+    assert installed_run["dynamic_in_state"] == []
+    # A 0.2.x stack's pickled providers (the dynamic host restores them for a `refresh` or
+    # `destroy` before the stack's next `up` moves them) name the stable module.
     assert installed_run["pickled"] == [
         f"{PICKLE_MODULE}.FreshPolicyDocumentProvider",
         f"{PICKLE_MODULE}.GrantFinalizerProvider",

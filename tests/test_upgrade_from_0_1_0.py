@@ -1,10 +1,12 @@
 """A stack made by 0.1.0 from the checkout, run by this version: `up`, a change, `destroy`.
 
-0.1.0 stored its dynamic providers as `components.dynamic_providers.<Class>`; this
-version stores `lightsail_ecr_access_providers.<Class>`. 0.1.0 (and 0.2.0) had no fresh
-policy document and no verification per repository. Everything else it stores is the
-same, so the stack 0.1.0 left is this version's stack without those two resources and
-with the old pickles, byte for byte as 0.1.0 wrote them, in place of the new ones.
+0.1.0 stored its resources as dynamic ones, their providers pickled as
+`components.dynamic_providers.<Class>`; this version's are the package provider's
+(`lightsail-ecr:index:<Name>`), with the same inputs and outputs, and reach the old ones
+by an alias of their dynamic type. 0.1.0 (and 0.2.0) had no fresh policy document and no
+verification per repository. So the stack 0.1.0 left is this version's stack without
+those two resources, with its resources under their dynamic types and the pickles byte
+for byte as 0.1.0 wrote them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ PROVIDER_OF_TYPE = {
     "pulumi-python:dynamic/lightsail-ecr:PullerRole": "PullerRoleProvider",
     "pulumi-python:dynamic/lightsail-ecr:GrantFinalizer": "GrantFinalizerProvider",
 }
+SERVED = "lightsail-ecr:index:"
+DYNAMIC = "pulumi-python:dynamic/lightsail-ecr:"
 
 
 @pytest.fixture
@@ -52,20 +56,29 @@ def stored_pickles(engine: Engine) -> list[str]:
     )
 
 
-NEW_SINCE_0_2_0 = (
-    "pulumi-python:dynamic/lightsail-ecr:FreshPolicyDocument",
-    "pulumi-python:dynamic/lightsail-ecr:GrantVerification",
-)
+NEW_SINCE_0_2_0 = ("FreshPolicyDocument", "GrantVerification")
 
 
 def made_by_0_1_0(engine: Engine) -> None:
+    """This version's state as 0.1.0 left it: no fresh documents nor verifications, the
+    puller role and the grant finalizers as dynamic resources with 0.1.0's pickles."""
+    renamed: dict[str, str] = {}
     for urn, state in list(engine.state.items()):
-        if state.type in NEW_SINCE_0_2_0:
-            del engine.state[urn]
+        if not (state.custom and state.type.startswith(SERVED)):
+            continue
+        name = state.type[len(SERVED) :]
+        del engine.state[urn]
+        if name in NEW_SINCE_0_2_0:
+            continue
+        old = PICKLED_BY_0_1_0[f"{name}Provider"]
+        state.type = f"{DYNAMIC}{name}"
+        state.urn = renamed[urn] = urn.replace(f"{SERVED}{name}::", f"{DYNAMIC}{name}::")
+        state.inputs["__provider"] = state.outputs["__provider"] = old
+        engine.state[state.urn] = state
     for state in engine.state.values():
-        if state.type in PROVIDER_OF_TYPE:
-            old = PICKLED_BY_0_1_0[PROVIDER_OF_TYPE[state.type]]
-            state.inputs["__provider"] = state.outputs["__provider"] = old
+        state.dependencies = [
+            renamed.get(d, d) for d in state.dependencies if d in engine.state or d in renamed
+        ]
 
 
 def test_a_0_1_0_stack_goes_on_and_is_destroyed_leaving_other_teams_statements(
@@ -73,18 +86,19 @@ def test_a_0_1_0_stack_goes_on_and_is_destroyed_leaving_other_teams_statements(
 ) -> None:
     engine = Engine(ROOT, "dev", config("team/app", "team/worker"))
     engine.up()
-    assert stored_pickles(engine) == [
-        "lightsail_ecr_access_providers.GrantFinalizerProvider",
-        "lightsail_ecr_access_providers.GrantFinalizerProvider",
-        "lightsail_ecr_access_providers.PullerRoleProvider",
-    ]
     made_by_0_1_0(engine)
+    assert stored_pickles(engine) == [
+        "components.dynamic_providers.GrantFinalizerProvider",
+        "components.dynamic_providers.GrantFinalizerProvider",
+        "components.dynamic_providers.PullerRoleProvider",
+    ]
     before = {name: cloud.policy(name) for name in ("team/app", "team/worker")}
 
     again = engine.up()
 
-    # The first up of this version adds the fresh documents and the verifications, and
-    # changes nothing else: no other step, no policy written differently.
+    # The first up of this version adds the fresh documents and the verifications, moves
+    # the old resources to the provider's types in place (their aliases), and changes
+    # nothing else: no other step, no policy written differently.
     assert sorted(again.created) == [
         f"web-{kind}-{repository}"
         for kind in ("document", "verify")
@@ -93,11 +107,20 @@ def test_a_0_1_0_stack_goes_on_and_is_destroyed_leaving_other_teams_statements(
     assert not (again.updated or again.replaced or again.deleted), again.summary()
     assert {name: cloud.policy(name) for name in before} == before
     assert not engine.up().changed
-    # Unchanged resources keep what they stored: the old module path must stay importable.
-    assert stored_pickles(engine) == [
-        "components.dynamic_providers.GrantFinalizerProvider",
-        "components.dynamic_providers.GrantFinalizerProvider",
-        "components.dynamic_providers.PullerRoleProvider",
+    assert stored_pickles(engine) == []  # no dynamic resource is left
+    assert sorted(
+        s.type for s in engine.state.values() if s.custom and "lightsail-ecr" in s.type
+    ) == [
+        f"{SERVED}{name}"
+        for name in (
+            "FreshPolicyDocument",
+            "FreshPolicyDocument",
+            "GrantFinalizer",
+            "GrantFinalizer",
+            "GrantVerification",
+            "GrantVerification",
+            "PullerRole",
+        )
     ]
 
     # team/worker leaves the list: its grant finalizer, stored by 0.1.0, revokes it.

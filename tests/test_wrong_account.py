@@ -23,7 +23,8 @@ from tests.conftest import CI_PUSH, REGION, ROOT
 
 OTHER_TEAMS = {"Version": "2012-10-17", "Statement": [CI_PUSH]}
 GRANT = "web-grant-team/app"
-DYNAMIC = "pulumi-python:dynamic/"
+OURS = "lightsail-ecr:index:"
+"""The component's own resources (the package provider's)."""
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def names(engine: Engine) -> list[str]:
 
 
 def dynamic_names(engine: Engine) -> list[str]:
-    return sorted(s.name for s in engine.state.values() if s.type.startswith(DYNAMIC))
+    return sorted(s.name for s in engine.state.values() if s.custom and s.type.startswith(OURS))
 
 
 def assert_names_both_accounts(message: str) -> None:
@@ -81,13 +82,13 @@ def assert_names_both_accounts(message: str) -> None:
     assert f"credentials of account {DEV_ACCOUNT}" in message and "AWS_PROFILE" in message
 
 
-def test_every_dynamic_resource_records_the_account_it_acted_in(cloud: EmulatedAws) -> None:
+def test_every_resource_of_ours_records_the_account_it_acted_in(cloud: EmulatedAws) -> None:
     engine = dev_stack()
     engine.up()
 
-    dynamic = [s for s in engine.state.values() if s.type.startswith(DYNAMIC)]
-    assert len(dynamic) == 4
-    assert {s.outputs["account"] for s in dynamic} == {DEV_ACCOUNT}
+    ours = [s for s in engine.state.values() if s.custom and s.type.startswith(OURS)]
+    assert len(ours) == 4
+    assert {s.outputs["account"] for s in ours} == {DEV_ACCOUNT}
     assert not engine.up().changed
 
 
@@ -193,7 +194,7 @@ def test_a_repository_gone_from_its_own_account_forgets_the_grant(cloud: Emulate
 def without_accounts(engine: Engine) -> None:
     """The stack as a version before accounts were recorded left it."""
     for state in engine.state.values():
-        if state.type.startswith(DYNAMIC):
+        if state.custom and state.type.startswith(OURS):
             state.outputs.pop("account")
 
 
