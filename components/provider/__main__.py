@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import sys
 
-from pulumi.provider.experimental.server import main
-
 from .. import __version__
 from .plugin import LightsailEcrProvider
+from .serving import serve
 
 
 def run(argv: list[str]) -> None:
     # The engine's address comes first, flags (--logtostderr...) after: diagnostics of
     # the resources go there.
     engine = next((a for a in argv if not a.startswith("-")), "")
-    main(argv, __version__, LightsailEcrProvider(engine))
+    serve(argv, __version__, LightsailEcrProvider(engine), engine)
 
 
 if __name__ == "__main__":
