@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import sys
 
-from pulumi.provider.experimental.server import main
-
 from .. import __version__
 from ..dynamic_providers import watch_the_engine
 from .plugin import LightsailEcrProvider
+from .serving import serve
 
 
 def run(argv: list[str]) -> None:
@@ -18,7 +17,7 @@ def run(argv: list[str]) -> None:
     engine = next((a for a in argv if not a.startswith("-")), "")
     # A CLI killed hard leaves its plugins running: nothing is written for a dead run.
     watch_the_engine()
-    main(argv, __version__, LightsailEcrProvider(engine))
+    serve(argv, __version__, LightsailEcrProvider(engine), engine)
 
 
 if __name__ == "__main__":

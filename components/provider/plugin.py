@@ -52,6 +52,7 @@ from ..dynamic_providers import SERVING
 from ..rules import type_tokens
 from ..served_resources import PROVIDERS
 from . import component_io, schema
+from .serving import tell
 from .values import WIRE_UNKNOWN, outputs_of, plain_map
 
 T = TypeVar("T")
@@ -156,7 +157,11 @@ class LightsailEcrProvider(Provider):
         context = contextvars.copy_context()
         context.run(SERVING.set, (self.engine_address, urn))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, context.run, work)
+        try:
+            return await loop.run_in_executor(self._pool, context.run, work)
+        except Exception as error:
+            tell(error)
+            raise
 
 
 def _worker(qualified_type: str) -> ResourceProvider:

@@ -176,6 +176,8 @@ def test_ctrl_c_ends_the_wait_for_the_puller_role_at_once(
 
     assert code != 0, output
     assert "the run was cancelled while this operation waited on AWS" in output, output
+    # Told as the sentence it is, without a Python traceback.
+    assert "Unexpected <class" not in output and "provider/plugin.py" not in output, output
     # The provider's Cancel ended the poll's wait: the CLI did not sit out the role's ~30 s.
     assert time.monotonic() - cancelled_at < 10, output
     assert len(aws.lightsail_calls("GetContainerServices")) - polls_at_cancel <= 1
