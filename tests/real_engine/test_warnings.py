@@ -106,7 +106,7 @@ def test_a_repair_after_another_writer_removed_ours_is_a_warning_on_the_verifica
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, out + err
 
-    verification = "pulumi-python:dynamic/lightsail-ecr:GrantVerification (web-verify-team/app)"
+    verification = "lightsail-ecr:index:GrantVerification (web-verify-team/app)"
     warned = warnings_of(out, verification)
     assert any("another writer removed this program's pull statement" in w for w in warned), out
     assert not any("another writer" in line for line in diagnostics(out).get(STACK, [])), out
@@ -128,8 +128,6 @@ def test_preview_warns_on_the_puller_role_when_its_drift_check_cannot_look(
 
     preview = stack.preview()
 
-    warned = warnings_of(
-        preview.stdout, "pulumi-python:dynamic/lightsail-ecr:PullerRole (web-puller-role)"
-    )
+    warned = warnings_of(preview.stdout, "lightsail-ecr:index:PullerRole (web-puller-role)")
     assert any("lightsail:GetContainerServices" in w and "drift" in w for w in warned), preview
     assert not any("drift" in line for line in diagnostics(preview.stdout).get(STACK, []))
