@@ -214,9 +214,7 @@ def test_a_cli_killed_after_the_policy_write_leaves_nothing_writing_nor_lost(
     # verifications would be asleep: a host that outlived its CLI would "repair" it.
     aws.set_policy("team/app", SHARED)
 
-    wait_for(
-        "the killed run's provider host to end", lambda: not provider_processes(workspace.root)
-    )
+    wait_for("the killed run's provider to end", lambda: not provider_processes(workspace.root))
     assert aws.policy("team/app") == SHARED, "a process of the killed run wrote the policy"
 
     # What the CLI tells the user to do: the lock first, then the pending operations.
