@@ -275,6 +275,8 @@ def link_program(program: Path, project: Path, python: str = sys.executable) -> 
         options = manifest["runtime"] = {"name": options}
     options.setdefault("options", {})["virtualenv"] = str(Path(python).parent.parent)
     options["options"]["toolchain"] = "pip"
+    # Its plugin paths are the checkout's; a workspace installs the plugins it runs.
+    manifest.pop("plugins", None)
     (project / "Pulumi.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     sources = [ROOT / name for name in LIBRARY_FILES]
     sources += [p for p in program.iterdir() if p.name != "Pulumi.yaml" and p.suffix == ".py"]

@@ -20,5 +20,10 @@ def run(argv: list[str]) -> None:
     serve(argv, __version__, LightsailEcrProvider(engine), engine)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The installed plugin executable, ``pulumi-resource-lightsail-ecr``."""
     run(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""A stack made by 0.2.x (the component's resources as dynamic ones) moves to the package
+provider's resources on its next `up`, through the real CLI: no statement rewritten or
+lost, no container service replaced, and the runs after it are quiet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from realengine.aws_server import EmulatedAwsServer
+from realengine.runner import ROOT, Stack, Workspace
+from tests.real_engine.conftest import OTHER_TEAMS, ours
+
+pytestmark = pytest.mark.real_engine
+
+MADE_BY_0_2 = Path(__file__).parent / "programs" / "dynamic_0_2"
+
+
+def types_of_ours(stack: Stack) -> list[str]:
+    return sorted(
+        r["type"] for r in stack.resources() if r.get("custom") and "lightsail-ecr" in r["type"]
+    )
+
+
+def test_a_0_2_stack_moves_to_the_providers_resources_writing_nothing(
+    tmp_path: Path, pulumi_cli_dir: Path, aws_plugin: Path, aws: EmulatedAwsServer
+) -> None:
+    workspace = Workspace(
+        tmp_path,
+        pulumi_cli_dir,
+        aws_plugin,
+        aws.endpoint,
+        program=MADE_BY_0_2,
+        extra_env={"AWS_CONFIG_FILE": aws.shared_config_file},
+    )
+    stack = workspace.stack(
+        "web", {"serviceName": "web", "repositories": ["team/app", "team/worker"]}
+    )
+    stack.up()
+    assert types_of_ours(stack) == sorted(
+        f"pulumi-python:dynamic/lightsail-ecr:{name}"
+        for name in (
+            "FreshPolicyDocument",
+            "FreshPolicyDocument",
+            "GrantFinalizer",
+            "GrantFinalizer",
+            "GrantVerification",
+            "GrantVerification",
+            "PullerRole",
+        )
+    )
+    service_arn = stack.outputs()["serviceArn"]
+    app, worker = aws.policy("team/app"), aws.policy("team/worker")
+
+    # The upgrade: this version's program on the same stack.
+    (workspace.project / "__main__.py").unlink()
+    (workspace.project / "__main__.py").symlink_to(ROOT / "__main__.py")
+    aws.clear_ecr_calls()
+    lightsail_before = len(aws.lightsail_calls())
+
+    moved = stack.up()
+
+    assert types_of_ours(stack) == sorted(
+        f"lightsail-ecr:index:{name}"
+        for name in (
+            "FreshPolicyDocument",
+            "FreshPolicyDocument",
+            "GrantFinalizer",
+            "GrantFinalizer",
+            "GrantVerification",
+            "GrantVerification",
+            "PullerRole",
+        )
+    )
+    # Nothing rewritten nor replaced: no policy write, no service created or deleted.
+    assert aws.ecr_calls("SetRepositoryPolicy") == [], moved.stdout
+    assert aws.ecr_calls("DeleteRepositoryPolicy") == []
+    changes = [c for c in aws.lightsail_calls()[lightsail_before:] if "Get" not in str(c)]
+    assert changes == [], changes
+    assert aws.policy("team/app") == app and aws.policy("team/worker") == worker
+    assert app["Statement"][: len(OTHER_TEAMS)] == OTHER_TEAMS and ours(app)
+    assert stack.outputs()["serviceArn"] == service_arn
+    stack.run("up", "--yes", "--expect-no-changes")
+
+    stack.destroy()
+    assert aws.policy("team/app")["Statement"] == OTHER_TEAMS
