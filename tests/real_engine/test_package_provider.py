@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components import __version__
 from realengine.aws_server import EmulatedAwsServer
-from realengine.runner import Stack, Workspace, local_provider_plugin, stop_group
+from realengine.runner import ROOT, Stack, Workspace, local_provider_plugin, stop_group
 from tests.real_engine.conftest import (
     OTHER_TEAMS,
     SHARED,
@@ -201,3 +202,25 @@ def test_the_source_plugin_serves_the_schema_of_this_version(
     assert component["isComponent"]
     assert "repositories" in component["inputProperties"]
     assert "principalArn" in component["properties"]
+
+
+def test_the_programs_resources_are_served_from_the_source_plugin_pulumi_yaml_names(
+    tmp_path: Path, pulumi_cli_dir: Path, aws_plugin: Path, aws: EmulatedAwsServer
+) -> None:
+    # This repository's own Pulumi.yaml runs the provider from provider/ (plugins:
+    # providers: path): here without the installed plugin the other tests use.
+    workspace = Workspace(tmp_path / "w", pulumi_cli_dir, aws_plugin, aws.endpoint)
+    workspace.pulumi("plugin", "rm", "resource", "lightsail-ecr", "--yes")
+    manifest = yaml.safe_load((workspace.project / "Pulumi.yaml").read_text())
+    source = local_provider_plugin(tmp_path / "source")
+    assert yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["plugins"] == {
+        "providers": [{"name": "lightsail-ecr", "path": "./provider"}]
+    }
+    manifest["plugins"] = {"providers": [{"name": "lightsail-ecr", "path": str(source)}]}
+    (workspace.project / "Pulumi.yaml").write_text(yaml.safe_dump(manifest))
+    stack = workspace.stack("web", {"serviceName": "web", "repositories": ["team/app"]})
+
+    stack.up()
+
+    assert ours(aws.policy("team/app"))
+    stack.run("up", "--yes", "--expect-no-changes")

@@ -19,7 +19,9 @@ MADE_BY_0_2 = Path(__file__).parent / "programs" / "dynamic_0_2"
 
 def types_of_ours(stack: Stack) -> list[str]:
     return sorted(
-        r["type"] for r in stack.resources() if r.get("custom") and "lightsail-ecr" in r["type"]
+        r["type"]
+        for r in stack.resources()
+        if r.get("custom") and r["type"].startswith(("lightsail-ecr:", "pulumi-python:dynamic"))
     )
 
 
