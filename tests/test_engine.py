@@ -225,7 +225,10 @@ def test_an_import_is_followed_by_an_update_towards_the_goal(
     assert not engine.up().changed  # the import option is inert once in the state
 
 
-LOUD_PROGRAM = textwrap.dedent(
+# The provider lives in a module of the project, pickled by reference as the project's
+# own are (``lightsail_ecr_access_providers``); a class of ``__main__`` would be pickled
+# by value, with whatever that module's globals reach.
+LOUD_PROVIDER = textwrap.dedent(
     """
     import pulumi
     from pulumi.dynamic import CreateResult, Resource, ResourceProvider
@@ -241,6 +244,12 @@ LOUD_PROGRAM = textwrap.dedent(
     class Thing(Resource):
         def __init__(self, name):
             super().__init__(Loud(), name, {"size": 1})
+    """
+)
+LOUD_PROGRAM = textwrap.dedent(
+    """
+    import pulumi
+    from loud_provider_of_engine_test import Thing
 
     thing = Thing("thing")
     pulumi.log.warn("about the thing", resource=thing)
@@ -257,6 +266,7 @@ def test_what_is_logged_is_a_diagnostic_of_the_resource_it_is_about(
     resource it serves (the project's dynamic providers send it so); a program's names
     its resource, or none, which the CLI shows on the stack."""
     (tmp_path / "Pulumi.yaml").write_text("name: loud\nruntime: python\n")
+    (tmp_path / "loud_provider_of_engine_test.py").write_text(LOUD_PROVIDER)
     (tmp_path / "__main__.py").write_text(LOUD_PROGRAM)
     engine = Engine(tmp_path, "dev", {"config": {"aws:region": REGION}})
 
