@@ -100,6 +100,9 @@ class Scenario:
     warns: set[str] = field(default_factory=set)
     """Resources the scenario must see warned about, by both engines: a scenario meant
     to compare warnings that warned of nothing would compare nothing."""
+    does: set[str] = field(default_factory=set)
+    """Step kinds (``imported``, ``deleted``...) the scenario must see done: an adoption
+    that adopted nothing would compare two creates."""
 
 
 SCENARIOS = [
@@ -113,6 +116,7 @@ SCENARIOS = [
             Step("up", CHANGED),
             Step("destroy", CHANGED),
         ],
+        does={"created", "updated", "deleted"},
     ),
     Scenario(
         "warnings",
@@ -136,6 +140,7 @@ SCENARIOS = [
             Step("destroy", ADOPTING),
         ],
         seed=existing_service,
+        does={"imported", "updated", "deleted"},
     ),
 ]
 
@@ -343,3 +348,5 @@ def test_the_emulated_engine_does_what_the_real_one_does(
         assert mine.diagnostics == theirs.diagnostics, where
     for name in scenario.warns:
         assert any(_warned(seen, name) for seen in real), f"nothing warned on {name}"
+    done = {kind for seen in real for kind in seen.steps.values()}
+    assert scenario.does <= done, f"{scenario.does - done} never happened: {done}"
