@@ -244,6 +244,10 @@ class EmulatedAws(EcrHelpers):
             if entry in BUILTIN_HANDLERS:
                 BUILTIN_HANDLERS.remove(entry)
         self._faults.clear()
+        # Clients built while a fault was on keep its handler: without this, a fault
+        # cleared between runs would still fail the next run's calls, where a real run
+        # (a new provider process) builds its clients afresh.
+        _rebuild_clients()
 
     # --- latency and call counts, for the benchmark ------------------------------------
 

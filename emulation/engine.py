@@ -22,6 +22,10 @@ It follows the real engine (3.174 and later) where the project's guarantees depe
   explicit provider resource's inputs), which may not be the ambient one;
 - a run can be made to die right after the N-th provider action, before the engine
   records it (``crash_after``), as a cancelled CI job or a lost runner would;
+- what the program and the providers log reaches the run's report as a diagnostic of a
+  resource (``RunReport.diagnostics``): a program's ``pulumi.log`` call names its
+  resource or none (the stack); a provider's is the resource it is serving, as the
+  dynamic provider host of this project sends it (``dynamic_providers._log_to_engine``);
 - a dynamic provider never sees a secret (its host answers Configure with
   ``acceptSecrets: false``): its inputs, old outputs and state reach it as plain values,
   and what it returns is marked secret where the value it came from was (the engine's
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import copy
 import dataclasses
 import importlib
@@ -41,7 +46,8 @@ import runpy
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +58,7 @@ import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.proto import engine_pb2, resource_pb2
 from pulumi.runtime.settings import ROOT, SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
@@ -99,6 +105,27 @@ class ResourceState:
         return self.urn.split("::")[-1]
 
 
+_SEVERITIES = {
+    engine_pb2.DEBUG: "debug",
+    engine_pb2.INFO: "info",
+    engine_pb2.WARNING: "warning",
+    engine_pb2.ERROR: "error",
+}
+_SERVING: contextvars.ContextVar[str] = contextvars.ContextVar("emulated_serving", default="")
+"""The URN of the resource a provider is being called for in this context ("" for
+none): a provider's log without a resource is about that one."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One message a user sees in the run's ``Diagnostics:``, under its resource's name
+    (the stack's name for a message about no resource)."""
+
+    severity: str
+    resource: str
+    message: str
+
+
 @dataclass
 class RunReport:
     """What one run did, resource by resource (names, in the order it happened)."""
@@ -115,6 +142,16 @@ class RunReport:
     """Every step as (kind, name), in the order it was taken."""
     policy: list[Violation] = field(default_factory=list)
     """What the policy pack reported, every level, in the order it was reported."""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    """What the program and the providers logged, in the order it was logged."""
+
+    def warnings(self) -> dict[str, list[str]]:
+        """Each resource's warnings, by name, in the order they were logged."""
+        found: dict[str, list[str]] = {}
+        for d in self.diagnostics:
+            if d.severity == "warning":
+                found.setdefault(d.resource, []).append(d.message)
+        return found
 
     def record(self, kind: str, name: str) -> None:
         getattr(self, kind).append(name)
@@ -170,7 +207,10 @@ class EngineCrashed(RuntimeError):
 
 
 def _provider_of(props: dict[str, Any]) -> Any:
-    return dill.loads(base64.b64decode(props[_PROVIDER_KEY]))
+    # The SDK sends the pickled provider as a secret unless the provider class sets
+    # ``serialize_as_secret_always = False``; the host, which accepts no secrets, gets it
+    # plain.
+    return dill.loads(base64.b64decode(_plain(props[_PROVIDER_KEY])))
 
 
 def _is_ours(type_: str) -> bool:
@@ -284,6 +324,20 @@ def delete_order(doomed: list[ResourceState], state_order: list[str]) -> list[Re
     return ordered
 
 
+class EngineLog(pulumi_mocks.MockEngine):
+    """The engine's Log service: each message becomes a diagnostic of the run, and is
+    still logged (tests read it with ``caplog``)."""
+
+    def __init__(self, record: Callable[[str, str, str], None]) -> None:
+        super().__init__(None)
+        self._record = record
+
+    def Log(self, request: Any) -> None:  # noqa: N802 - gRPC method name
+        severity = _SEVERITIES.get(request.severity, "info")
+        self._record(severity, request.urn or _SERVING.get(), request.message)
+        super().Log(request)
+
+
 class EngineMonitor(pulumi_mocks.MockMonitor):
     """The resource monitor: each registration becomes a step against the state."""
 
@@ -341,6 +395,7 @@ class Engine:
         self.stack_outputs: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._report = RunReport()
+        self._log = EngineLog(self._diagnose)
         self._seen: set[str] = set()
         self._pending_deletes: list[ResourceState] = []
         self._dry = False
@@ -439,25 +494,8 @@ class Engine:
         for urn, resource in list(self.state.items()):
             if not resource.custom or resource.type.startswith(_PROVIDER_TYPE):
                 continue
-            if _is_ours(resource.type):
-                read = _worker(resource.type, resource.outputs).read(
-                    resource.id, _plain(resource.outputs)
-                )
-                found = (
-                    _annotate_secrets(
-                        _with_provider(read.outs or {}, resource.type, resource.outputs),
-                        resource.outputs,
-                    )
-                    if read.id
-                    else None
-                )
-            else:
-                live = PROVIDERS[resource.type].read(
-                    self.session_for(resource.provider, resource.outputs["region"]),
-                    resource.id,
-                    resource.outputs["region"],
-                )
-                found = None if live is None else {**resource.outputs, **live[1]}
+            with self._serving(urn):
+                found = self._read(resource)
             if found is None:
                 del self.state[urn]
                 self._report.record("deleted", resource.name)
@@ -466,6 +504,25 @@ class Engine:
                 self._report.record("updated", resource.name)
             else:
                 self._report.record("unchanged", resource.name)
+
+    def _read(self, resource: ResourceState) -> dict[str, Any] | None:
+        """The resource's live outputs, as its provider reads them; None when it is gone."""
+        if _is_ours(resource.type):
+            read = _worker(resource.type, resource.outputs).read(
+                resource.id, _plain(resource.outputs)
+            )
+            if not read.id:
+                return None
+            return _annotate_secrets(
+                _with_provider(read.outs or {}, resource.type, resource.outputs),
+                resource.outputs,
+            )
+        live = PROVIDERS[resource.type].read(
+            self.session_for(resource.provider, resource.outputs["region"]),
+            resource.id,
+            resource.outputs["region"],
+        )
+        return None if live is None else {**resource.outputs, **live[1]}
 
     def _run(self, preview: bool) -> RunReport:
         loop = asyncio.get_event_loop()
@@ -492,6 +549,7 @@ class Engine:
             preview=preview,
             monitor=monitor,
         )
+        SETTINGS.engine = self._log  # what the program logs is the run's diagnostics
         pulumi.runtime.set_all_config(self._config_strings(), sorted(self.secret_keys))
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
@@ -521,8 +579,12 @@ class Engine:
             raise DeploymentFailed(f"pulumi {command} failed: {exc}") from exc
         removed = [s for urn, s in self.state.items() if urn not in self._seen]
         # Deletes call providers, which block: off the loop, as other stacks share it.
+        # (In this run's context: what they log is this run's.)
         await asyncio.get_event_loop().run_in_executor(
-            None, self._delete_all, [*self._pending_deletes, *removed]
+            None,
+            contextvars.copy_context().run,
+            self._delete_all,
+            [*self._pending_deletes, *removed],
         )
         self._report.outputs = {} if preview else dict(self.stack_outputs)
         self._analyze_stack()
@@ -545,6 +607,24 @@ class Engine:
         self._sessions = {}
         self.timeline = []
         self._dead = False
+
+    @contextmanager
+    def _serving(self, urn: str) -> Iterator[None]:
+        """Providers called inside are serving ``urn``: what they log without naming a
+        resource is about it, as the real engine attributes a provider's log."""
+        engine, token = SETTINGS.engine, _SERVING.set(urn)
+        SETTINGS.engine = self._log
+        try:
+            yield
+        finally:
+            SETTINGS.engine = engine
+            _SERVING.reset(token)
+
+    def _diagnose(self, severity: str, urn: str, message: str) -> None:
+        if severity == "debug":
+            return  # the SDK's own tracing, shown only by `--debug`
+        name = urn.split("::")[-1] if urn else f"{self.project}-{self.stack}"
+        self._report.diagnostics.append(Diagnostic(severity, name, message))
 
     def _acted(self) -> None:
         """A provider has just acted; a run set to crash dies here, before recording it."""
@@ -610,42 +690,44 @@ class Engine:
             if not new.custom:
                 target[urn] = new
                 return "", {}
-            ignore = set(request.ignoreChanges)
-            if _is_ours(new.type):
-                self._check(new, old.inputs if old is not None else {})
-            self._analyze(new)
-            if old is None and request.importId:
-                old = self._import(new, request.importId)
-                self._report.record("imported", new.name)
-            if old is None:
-                new.id, new.outputs = self._planned_outputs(new) if self._dry else self._create(new)
-                self._report.record("created", new.name)
-            else:
-                changes, replaces = self._diff(old, new, ignore)
-                if not changes:
-                    # A Same step: the old outputs, stored with the new inputs.
-                    new.id, new.outputs = old.id, old.outputs
-                    if new.name not in self._report.imported:
-                        self._report.record("unchanged", new.name)
-                elif replaces:
-                    new.id, new.outputs = (
-                        self._planned_outputs(new) if self._dry else self._create(new)
-                    )
-                    self._pending_deletes.append(old)
-                    self._report.record("replaced", new.name)
-                else:
-                    new.id = old.id
-                    new.outputs = (
-                        self._planned_outputs(new)[1] if self._dry else self._update(old, new)
-                    )
-                    self._report.record("updated", new.name)
-            new.outputs = _secret_outputs(
-                new.outputs, new.inputs, list(request.additionalSecretOutputs)
-            )
+            with self._serving(urn):
+                self._custom_step(new, old, request)
             target[urn] = new
             if was is not None and not self._dry:
                 del self.state[was]  # moved to its new URN, as the engine renames it
             return new.id, new.outputs
+
+    def _custom_step(self, new: ResourceState, old: ResourceState | None, request: Any) -> None:
+        """Check, analyze, then import, create, diff and update or replace: ``new`` gets
+        its id and outputs."""
+        ignore = set(request.ignoreChanges)
+        if _is_ours(new.type):
+            self._check(new, old.inputs if old is not None else {})
+        self._analyze(new)
+        if old is None and request.importId:
+            old = self._import(new, request.importId)
+            self._report.record("imported", new.name)
+        if old is None:
+            new.id, new.outputs = self._planned_outputs(new) if self._dry else self._create(new)
+            self._report.record("created", new.name)
+        else:
+            changes, replaces = self._diff(old, new, ignore)
+            if not changes:
+                # A Same step: the old outputs, stored with the new inputs.
+                new.id, new.outputs = old.id, old.outputs
+                if new.name not in self._report.imported:
+                    self._report.record("unchanged", new.name)
+            elif replaces:
+                new.id, new.outputs = self._planned_outputs(new) if self._dry else self._create(new)
+                self._pending_deletes.append(old)
+                self._report.record("replaced", new.name)
+            else:
+                new.id = old.id
+                new.outputs = self._planned_outputs(new)[1] if self._dry else self._update(old, new)
+                self._report.record("updated", new.name)
+        new.outputs = _secret_outputs(
+            new.outputs, new.inputs, list(request.additionalSecretOutputs)
+        )
 
     # --- the policy pack -----------------------------------------------------------------
 
@@ -791,18 +873,8 @@ class Engine:
                     self._report.record(kind, resource.name)
                 continue
             if resource.custom and not resource.retain_on_delete:
-                if _is_ours(resource.type):
-                    # The *stored* provider runs a dynamic resource's delete, as the
-                    # engine does.
-                    _worker(resource.type, resource.outputs).delete(
-                        resource.id, _plain(resource.outputs)
-                    )
-                elif not resource.type.startswith(_PROVIDER_TYPE):
-                    PROVIDERS[resource.type].delete(
-                        self.session_for(resource.provider, resource.outputs["region"]),
-                        resource.id,
-                        resource.outputs,
-                    )
+                with self._serving(resource.urn):
+                    self._delete(resource)
                 self._acted()
                 self._report.record("deleted", resource.name)
             elif resource.custom:
@@ -810,6 +882,17 @@ class Engine:
             # A replaced resource's old copy leaves no trace: its URN now holds the new one.
             if self.state.get(resource.urn) is resource:
                 del self.state[resource.urn]
+
+    def _delete(self, resource: ResourceState) -> None:
+        if _is_ours(resource.type):
+            # The *stored* provider runs a dynamic resource's delete, as the engine does.
+            _worker(resource.type, resource.outputs).delete(resource.id, _plain(resource.outputs))
+        elif not resource.type.startswith(_PROVIDER_TYPE):
+            PROVIDERS[resource.type].delete(
+                self.session_for(resource.provider, resource.outputs["region"]),
+                resource.id,
+                resource.outputs,
+            )
 
 
 def _end_leftover_tasks() -> None:

@@ -223,3 +223,75 @@ def test_an_import_is_followed_by_an_update_towards_the_goal(
     live = cloud.lightsail.service("web", REGION)
     assert live.power == "nano" and live.tags == []  # resized, and its tags are gone
     assert not engine.up().changed  # the import option is inert once in the state
+
+
+# The provider lives in a module of the project, pickled by reference as the project's
+# own are (``lightsail_ecr_access_providers``); a class of ``__main__`` would be pickled
+# by value, with whatever that module's globals reach.
+LOUD_PROVIDER = textwrap.dedent(
+    """
+    import pulumi
+    from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+
+    class Loud(ResourceProvider):
+        def create(self, props):
+            pulumi.log.warn("created, loudly")
+            return CreateResult("loud-1", props)
+
+        def delete(self, _id, _props):
+            pulumi.log.info("deleted, quietly")
+
+    class Thing(Resource):
+        def __init__(self, name):
+            super().__init__(Loud(), name, {"size": 1})
+    """
+)
+LOUD_PROGRAM = textwrap.dedent(
+    """
+    import pulumi
+    from loud_provider_of_engine_test import Thing
+
+    thing = Thing("thing")
+    pulumi.log.warn("about the thing", resource=thing)
+    pulumi.log.warn("about nothing")
+    pulumi.log.debug("tracing, shown only by --debug")
+    """
+)
+
+
+def test_what_is_logged_is_a_diagnostic_of_the_resource_it_is_about(
+    cloud: EmulatedAws, tmp_path: Path
+) -> None:
+    """As the real CLI shows it: a provider's log without a resource is about the
+    resource it serves (the project's dynamic providers send it so); a program's names
+    its resource, or none, which the CLI shows on the stack."""
+    (tmp_path / "Pulumi.yaml").write_text("name: loud\nruntime: python\n")
+    (tmp_path / "loud_provider_of_engine_test.py").write_text(LOUD_PROVIDER)
+    (tmp_path / "__main__.py").write_text(LOUD_PROGRAM)
+    engine = Engine(tmp_path, "dev", {"config": {"aws:region": REGION}})
+
+    up = engine.up()
+    destroy = engine.destroy()
+
+    warned = {name: sorted(messages) for name, messages in up.warnings().items()}
+    assert warned == {
+        "thing": ["about the thing", "created, loudly"],
+        "loud-dev": ["about nothing"],
+    }
+    assert not any(d.severity == "debug" for d in up.diagnostics)
+    assert [(d.severity, d.resource, d.message) for d in destroy.diagnostics] == [
+        ("info", "thing", "deleted, quietly")
+    ]
+
+
+def test_a_fault_cleared_between_runs_is_gone_for_the_next_run(cloud: EmulatedAws) -> None:
+    """A real run starts a new provider process, whose clients never saw the fault."""
+    from components.aws import sdk
+
+    cloud.fail("ecr", "DescribeRepositories", "AccessDeniedException")
+    with pytest.raises(Exception, match="AccessDenied"):
+        sdk.cached_client("ecr", REGION).describe_repositories()
+
+    cloud.clear_faults()
+
+    assert sdk.cached_client("ecr", REGION).describe_repositories()["repositories"]
