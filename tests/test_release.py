@@ -80,9 +80,14 @@ def test_the_doctor_is_a_console_script_of_the_package() -> None:
     import inspect
 
     from components import doctor
+    from components.provider.install import PLUGIN
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"] == {doctor.SCRIPT: "lightsail_ecr_access.doctor:main"}
+    assert project["scripts"] == {
+        doctor.SCRIPT: "lightsail_ecr_access.doctor:main",
+        # The provider plugin, which another project's Pulumi.yaml finds in venv/bin.
+        PLUGIN: "lightsail_ecr_access.provider.__main__:main",
+    }
     module, function = project["scripts"][doctor.SCRIPT].split(":")
     assert module.replace("lightsail_ecr_access", "components", 1) == doctor.__name__
     signature = inspect.signature(getattr(doctor, function))
