@@ -283,7 +283,12 @@ def test_an_incomplete_cache_directory_is_rebuilt(tmp_path, monkeypatch, defect)
         (prepared / "pulumi-resource-pulumi-python").chmod(0o644)
 
     calls = []
-    monkeypatch.setattr(cli, "build_cli", lambda *args: calls.append(args) or tmp_path / "new")
+
+    def fake_build(*args):
+        calls.append(args)
+        return tmp_path / "new"
+
+    monkeypatch.setattr(cli, "build_cli", fake_build)
     assert cli.ensure_cli(progress=lambda line: None) == tmp_path / "new"
     assert len(calls) == 1
 
