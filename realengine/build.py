@@ -65,14 +65,14 @@ RECIPE = "2: go build -trimpath; host beside CLI; two sdk scripts; yaml host fro
 GIB = 1024**3
 # Measured on a two-core machine (Go 1.26.8, v3.276.0, 2026-12): the modules the build
 # needs take 1.6 GiB in GOMODCACHE (zips plus extracted trees), and the YAML host's own
-# (pulumi-yaml, pkg/v3 and sdk/v3 v3.206.0, older x/ and grpc modules) 0.35 GiB more;
-# `go build -trimpath` adds about 2.3 GiB to GOCACHE (1.3 GiB for the CLI, measured after
-# the Python host's packages were already there; 0.3 GiB for the YAML host); the finished
-# directory is 0.25 GiB. The needs below round those up; a filesystem that holds several
-# of them must hold the sum (5.5 GiB when all share one).
+# (pulumi-yaml, pkg/v3 and sdk/v3 v3.224.0, older x/ and grpc modules) 0.4 GiB more;
+# `go build -trimpath` adds about 2.4 GiB to GOCACHE (1.3 GiB for the CLI, measured after
+# the Python host's packages were already there; about 0.4 GiB for the YAML host); the
+# finished directory is 0.25 GiB. The needs below round those up; a filesystem that holds
+# several of them must hold the sum (6 GiB when all share one).
 NEED_MODULES = 2 * GIB
 NEED_YAML_MODULES = int(0.5 * GIB)
-NEED_BUILD_CACHE = int(2.5 * GIB)
+NEED_BUILD_CACHE = 3 * GIB
 NEED_OUTPUT = int(0.5 * GIB)
 
 # go's own words when it cannot reach or is refused by the module proxy.
@@ -125,7 +125,7 @@ def is_complete(directory: Path) -> bool:
 
 
 def yaml_host_version(yamlhost: Path = YAML_DIR) -> str:
-    """The pulumi-yaml version that yamlhost/go.mod requires (`v1.25.0`)."""
+    """The pulumi-yaml version that yamlhost/go.mod requires (`v1.30.0`)."""
     go_mod = yamlhost / "go.mod"
     match = re.search(
         rf"^\s*(?:require\s+)?{re.escape(YAML_MODULE)}\s+(v\S+)", go_mod.read_text(), re.M

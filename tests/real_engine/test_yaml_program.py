@@ -131,3 +131,26 @@ def test_a_wrong_yaml_program_fails_the_preview_and_writes_nothing(
     assert said in str(failed.value)
     assert writes(aws) == []
     assert aws.policy(REPOSITORY) is None
+
+
+def test_package_add_links_a_package_into_a_yaml_project(yaml_workspace: Workspace) -> None:
+    """`pulumi package add` (issue 20's way in) generates the YAML "SDK", a lock file, and
+    calls the host's Link, which pulumi-yaml v1.25.0 did not implement."""
+    workspace = yaml_workspace
+    schema = workspace.root / "demo.json"
+    component = {"isComponent": True, "inputProperties": {"x": {"type": "string"}}}
+    schema.write_text(
+        json.dumps(
+            {"name": "demo", "version": "0.1.0", "resources": {"demo:index:Thing": component}}
+        )
+    )
+    manifest = (workspace.project / "Pulumi.yaml").read_text()
+
+    done = workspace.pulumi("package", "add", str(schema))
+
+    assert "Successfully generated an SDK for the demo package" in done.output
+    lock = workspace.project / "sdks" / "demo" / "demo-0.1.0.yaml"
+    assert "name: demo" in lock.read_text()
+    assert "version: 0.1.0" in lock.read_text()
+    # A schema file names no plugin to run, so nothing is recorded in the project.
+    assert (workspace.project / "Pulumi.yaml").read_text() == manifest
