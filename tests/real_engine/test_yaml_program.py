@@ -1,9 +1,10 @@
 """A Pulumi YAML program (``runtime: yaml``) through the real CLI and its YAML host.
 
-Issue 20's component is to be used from YAML as well as Python; this is the first step:
-the CLI directory's `pulumi-language-yaml` runs a YAML program against the stand-in AWS
-provider and the emulated AWS. The program declares one `aws:ecr:RepositoryPolicy` by
-its short type, as a YAML user writes it; what is asserted is the policy document the
+Issue 20's component is to be used from YAML as well as Python. The CLI directory's
+`pulumi-language-yaml` runs YAML programs against the stand-in AWS provider and the
+emulated AWS: one that declares an `aws:ecr:RepositoryPolicy` by its short type, as a
+YAML user writes it, and one that declares the component itself after `pulumi package
+add` of the source plugin in `provider/`. What is asserted is the policy documents the
 emulated ECR holds after each step, and what the CLI says.
 """
 
@@ -17,8 +18,8 @@ from typing import Any
 import pytest
 
 from realengine.aws_plugin.schema import POLICY
-from realengine.runner import PulumiFailed, Workspace
-from tests.real_engine.conftest import ACCOUNT, workspace_for
+from realengine.runner import PulumiFailed, Workspace, local_provider_plugin
+from tests.real_engine.conftest import ACCOUNT, OTHER_TEAMS, SHARED, ours, service, workspace_for
 
 pytestmark = pytest.mark.real_engine
 
@@ -154,3 +155,51 @@ def test_package_add_links_a_package_into_a_yaml_project(yaml_workspace: Workspa
     assert "version: 0.1.0" in lock.read_text()
     # A schema file names no plugin to run, so nothing is recorded in the project.
     assert (workspace.project / "Pulumi.yaml").read_text() == manifest
+
+
+CONSUMER = """\
+name: yaml-consumer
+runtime: yaml
+resources:
+  web:
+    type: lightsail-ecr:PrivateEcrContainerService
+    properties:
+      serviceName: web
+      repositories: ["team/app"]
+outputs:
+  principalArn: ${web.principalArn}
+"""
+
+
+def test_the_component_from_yaml_after_package_add_of_the_source_plugin(
+    tmp_path: Path, pulumi_cli_dir: Path, aws_plugin: Path, aws: Any
+) -> None:
+    """Issue 20 from YAML: `pulumi package add <checkout>/provider` records the package,
+    and a YAML program declares the component by its short type; the provider builds it
+    (Construct) with the grant landing beside other teams' statements, and leaving."""
+    source = tmp_path / "program"
+    source.mkdir()
+    (source / "Pulumi.yaml").write_text(CONSUMER)
+    workspace = workspace_for(tmp_path / "ws", pulumi_cli_dir, aws_plugin, aws, program=source)
+    plugin = local_provider_plugin(tmp_path / "plugin")
+
+    workspace.pulumi("package", "add", str(plugin))
+    manifest = (workspace.project / "Pulumi.yaml").read_text()
+    assert f"packages:\n  lightsail-ecr: {plugin}" in manifest
+
+    stack = workspace.stack("dev", {})
+    preview = stack.preview()
+    assert "lightsail-ecr:index:PrivateEcrContainerService web create" in preview.stdout
+    assert aws.policy("team/app") == SHARED and service(aws, "web") is None
+
+    stack.up()
+    role = service(aws, "web")["privateRegistryAccess"]["ecrImagePullerRole"]  # type: ignore[index]
+    assert stack.outputs() == {"principalArn": role["principalArn"]}
+    assert aws.policy("team/app")["Statement"][: len(OTHER_TEAMS)] == OTHER_TEAMS
+    assert ours(aws.policy("team/app"))["Principal"] == {"AWS": role["principalArn"]}
+
+    stack.run("up", "--yes", "--expect-no-changes")
+
+    stack.destroy()
+    assert aws.policy("team/app") == SHARED
+    assert service(aws, "web") is None
