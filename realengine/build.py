@@ -1,11 +1,13 @@
 """Building the CLI directory from the Go module in `realengine/gobuild`.
 
-One build makes a directory with four executables:
+One build makes a directory with five executables:
 
 - `pulumi`, the Pulumi CLI at PINNED_VERSION, from `pkg/v3/cmd/pulumi`;
 - `pulumi-language-python`, the project's own language host (see LANGUAGE_HOST.md);
 - `pulumi-language-python-exec` and `pulumi-resource-pulumi-python`, scripts copied from
-  the `sdk/v3` module that the host and the engine run (module zips drop exec bits).
+  the `sdk/v3` module that the host and the engine run (module zips drop exec bits);
+- `pulumi-language-yaml`, pulumi-yaml's own language host, from the module of its own in
+  `gobuild/yamlhost` (it does not compile against the CLI's pkg/v3; see its tools.go).
 
 The directory lives in a cache outside the checkout, named by a key that covers the
 version, the build recipe and every file of `gobuild`, so changing the host rebuilds it.
@@ -25,7 +27,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from realengine.versions import LANGUAGE_HOST, PINNED_VERSION, cli_version, parse_version
+from realengine.versions import (
+    LANGUAGE_HOST,
+    PINNED_VERSION,
+    YAML_LANGUAGE_HOST,
+    cli_version,
+    parse_version,
+)
 
 Progress = Callable[[str], None]
 
@@ -34,12 +42,16 @@ CLI_PACKAGE = "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 HOST_PACKAGE = "./cmd/pulumi-language-python"
 SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
 VERSION_LDFLAGS = f"-X {SDK_MODULE}/go/common/version.Version=v{PINNED_VERSION}"
+YAML_DIR = GOBUILD_DIR / "yamlhost"
+YAML_MODULE = "github.com/pulumi/pulumi-yaml"
+YAML_PACKAGE = f"{YAML_MODULE}/cmd/pulumi-language-yaml"
 
 EXECUTABLES = (
     "pulumi",
     LANGUAGE_HOST,
     "pulumi-language-python-exec",
     "pulumi-resource-pulumi-python",
+    YAML_LANGUAGE_HOST,
 )
 # Where the two scripts sit inside the sdk/v3 module.
 SDK_SCRIPTS = {
@@ -48,16 +60,19 @@ SDK_SCRIPTS = {
 }
 
 # Bump when the way this module builds changes (flags, files copied), so old caches rebuild.
-RECIPE = "1: go build -trimpath; host beside CLI; two sdk scripts"
+RECIPE = "2: go build -trimpath; host beside CLI; two sdk scripts; yaml host from yamlhost/"
 
 GIB = 1024**3
 # Measured on a two-core machine (Go 1.26.8, v3.276.0, 2026-12): the modules the build
-# needs take 1.6 GiB in GOMODCACHE (zips plus extracted trees); `go build -trimpath` adds
-# about 2 GiB to GOCACHE (1.3 GiB for the CLI, measured after the host's packages were
-# already there); the finished directory is 0.2 GiB. The needs below round those up; a
-# filesystem that holds several of them must hold the sum (5 GiB when all share one).
+# needs take 1.6 GiB in GOMODCACHE (zips plus extracted trees), and the YAML host's own
+# (pulumi-yaml, pkg/v3 and sdk/v3 v3.224.0, older x/ and grpc modules) 0.4 GiB more;
+# `go build -trimpath` adds about 2.4 GiB to GOCACHE (1.3 GiB for the CLI, measured after
+# the Python host's packages were already there; about 0.4 GiB for the YAML host); the
+# finished directory is 0.25 GiB. The needs below round those up; a filesystem that holds
+# several of them must hold the sum (6 GiB when all share one).
 NEED_MODULES = 2 * GIB
-NEED_BUILD_CACHE = int(2.5 * GIB)
+NEED_YAML_MODULES = int(0.5 * GIB)
+NEED_BUILD_CACHE = 3 * GIB
 NEED_OUTPUT = int(0.5 * GIB)
 
 # go's own words when it cannot reach or is refused by the module proxy.
@@ -95,7 +110,7 @@ def cache_key(gobuild: Path = GOBUILD_DIR) -> str:
 
 
 def is_complete(directory: Path) -> bool:
-    """Whether `directory` holds the four executables and its `pulumi` answers the version."""
+    """Whether `directory` holds the five executables and its `pulumi` answers the version."""
     for name in EXECUTABLES:
         file = directory / name
         if not (file.is_file() and os.access(file, os.X_OK)):
@@ -107,6 +122,17 @@ def is_complete(directory: Path) -> bool:
 
 
 # --- preflight -------------------------------------------------------------------------
+
+
+def yaml_host_version(yamlhost: Path = YAML_DIR) -> str:
+    """The pulumi-yaml version that yamlhost/go.mod requires (`v1.30.0`)."""
+    go_mod = yamlhost / "go.mod"
+    match = re.search(
+        rf"^\s*(?:require\s+)?{re.escape(YAML_MODULE)}\s+(v\S+)", go_mod.read_text(), re.M
+    )
+    if match is None:
+        raise BuildError(f"{go_mod} does not require {YAML_MODULE}")
+    return match.group(1)
 
 
 def required_go_version(gobuild: Path = GOBUILD_DIR) -> str:
@@ -124,7 +150,8 @@ def find_go(path: str | None = None, gobuild: Path = GOBUILD_DIR) -> Path:
     if found is None:
         raise BuildError(
             f"no `go` on PATH: building the Pulumi CLI v{PINNED_VERSION} needs Go >= {wanted} "
-            f"(install it, or put a `pulumi` >= {PINNED_VERSION} with a {LANGUAGE_HOST} on PATH)"
+            f"(install it, or put a `pulumi` >= {PINNED_VERSION} with a {LANGUAGE_HOST} and a "
+            f"{YAML_LANGUAGE_HOST} on PATH)"
         )
     done = subprocess.run(
         [found, "env", "GOVERSION"], capture_output=True, text=True, check=False, timeout=60
@@ -155,6 +182,9 @@ def disk_needs(go_env: dict[str, str], cache_root: Path) -> list[tuple[Path, int
     pkg_module = modcache / "github.com" / "pulumi" / "pulumi" / "pkg" / f"v3@v{PINNED_VERSION}"
     if not pkg_module.is_dir():
         needs.append((modcache, NEED_MODULES))
+    yaml_module = modcache / "github.com" / "pulumi" / f"pulumi-yaml@{yaml_host_version()}"
+    if not yaml_module.is_dir():
+        needs.append((modcache, NEED_YAML_MODULES))
     needs.append((Path(go_env["GOCACHE"]), NEED_BUILD_CACHE))
     needs.append((cache_root, NEED_OUTPUT))
     per_device: dict[int, tuple[Path, int]] = {}
@@ -174,9 +204,10 @@ def check_disk(needs: Sequence[tuple[Path, int]]) -> None:
             raise BuildError(
                 f"too little free disk for the Pulumi CLI build: {free / GIB:.1f} GiB free on the "
                 f"filesystem of {path}, {need / GIB:.1f} GiB needed (Go module cache about "
-                f"{NEED_MODULES / GIB:.1f} GiB, Go build cache about {NEED_BUILD_CACHE / GIB:.1f} "
-                f"GiB, the CLI directory about {NEED_OUTPUT / GIB:.1f} GiB); free some space, or "
-                f"point GOMODCACHE, GOCACHE or LSEA_CLI_CACHE at a larger filesystem"
+                f"{(NEED_MODULES + NEED_YAML_MODULES) / GIB:.1f} GiB, Go build cache about "
+                f"{NEED_BUILD_CACHE / GIB:.1f} GiB, the CLI directory about "
+                f"{NEED_OUTPUT / GIB:.1f} GiB); free some space, or point GOMODCACHE, GOCACHE "
+                f"or LSEA_CLI_CACHE at a larger filesystem"
             )
 
 
@@ -205,13 +236,13 @@ def _build_env() -> dict[str, str]:
     return env
 
 
-def _run_step(what: str, argv: Sequence[str], progress: Progress) -> None:
-    """Run one go command, reporting start, a heartbeat, and the elapsed time."""
+def _run_step(what: str, argv: Sequence[str], progress: Progress, cwd: Path = GOBUILD_DIR) -> None:
+    """Run one go command in module `cwd`, reporting start, a heartbeat, and the elapsed time."""
     progress(f"{what}...")
     started = time.monotonic()
     with tempfile.TemporaryFile() as output:
         proc = subprocess.Popen(
-            list(argv), cwd=GOBUILD_DIR, env=_build_env(), stdout=output, stderr=subprocess.STDOUT
+            list(argv), cwd=cwd, env=_build_env(), stdout=output, stderr=subprocess.STDOUT
         )
         while True:
             try:
@@ -262,12 +293,19 @@ def _sdk_dir(go: Path) -> Path:
 
 
 def build_into(target: Path, progress: Progress, go: Path) -> None:
-    """Build the four executables into the (new, empty) directory `target`."""
+    """Build the five executables into the (new, empty) directory `target`."""
     trim = ["-trimpath", "-ldflags", VERSION_LDFLAGS]
+    yaml_version = yaml_host_version()
     _run_step(
         "downloading the Go modules",
         [str(go), "list", "-deps", CLI_PACKAGE, HOST_PACKAGE],
         progress,
+    )
+    _run_step(
+        f"downloading the Go modules of pulumi-yaml {yaml_version}",
+        [str(go), "list", "-deps", YAML_PACKAGE],
+        progress,
+        cwd=YAML_DIR,
     )
     _run_step(
         f"building the Pulumi CLI v{PINNED_VERSION}",
@@ -278,6 +316,23 @@ def build_into(target: Path, progress: Progress, go: Path) -> None:
         "building the Python language host",
         [str(go), "build", *trim, "-o", str(target / LANGUAGE_HOST), HOST_PACKAGE],
         progress,
+    )
+    # The host answers GetPluginInfo with this variable (empty unless set at link time).
+    yaml_ldflags = f"-X {YAML_MODULE}/pkg/version.Version={yaml_version}"
+    _run_step(
+        f"building the YAML language host (pulumi-yaml {yaml_version})",
+        [
+            str(go),
+            "build",
+            "-trimpath",
+            "-ldflags",
+            yaml_ldflags,
+            "-o",
+            str(target / YAML_LANGUAGE_HOST),
+            YAML_PACKAGE,
+        ],
+        progress,
+        cwd=YAML_DIR,
     )
     sdk = _sdk_dir(go)
     for name, relative in SDK_SCRIPTS.items():

@@ -1,18 +1,20 @@
 """A real Pulumi CLI directory for the tests: `python -m realengine.cli` prints its path.
 
-The directory holds `pulumi`, `pulumi-language-python`, `pulumi-language-python-exec` and
-`pulumi-resource-pulumi-python`. Put it first on PATH to run `pulumi preview/up/destroy`
-on a Python program.
+The directory holds `pulumi`, `pulumi-language-python`, `pulumi-language-python-exec`,
+`pulumi-resource-pulumi-python` and `pulumi-language-yaml`. Put it first on PATH to run
+`pulumi preview/up/destroy` on a Python program or a YAML one (`runtime: yaml`).
 
 Where it comes from, in order:
 
 1. a `pulumi` on PATH that reports v3.276.0 or newer and has a `pulumi-language-python`
-   beside it or on PATH: its directory is used as it is (keep PATH when you use it);
+   and a `pulumi-language-yaml` beside it or on PATH: its directory is used as it is (keep
+   PATH when you use it);
 2. the cache, `$LSEA_CLI_CACHE` or `${XDG_CACHE_HOME:-~/.cache}/lightsail-ecr-access/
    pulumi-v3.276.0`, in a subdirectory named by the version and a hash of
    `realengine/gobuild`: returned at once when complete and its `pulumi version` answers;
-3. otherwise it is built there from the Go module in `realengine/gobuild` (a few minutes
-   on two cores; needs Go, the Go module proxy and a few GiB of disk, checked first).
+3. otherwise it is built there from the Go modules in `realengine/gobuild` and
+   `realengine/gobuild/yamlhost` (a few minutes on two cores; needs Go, the Go module
+   proxy and a few GiB of disk, checked first).
 
 Progress goes to stderr; the path is the only line on stdout. Exit code 1 and one message
 on stderr when the directory cannot be had.
@@ -35,7 +37,7 @@ def _to_stderr(line: str) -> None:
 
 
 def ensure_cli(progress: Callable[[str], None] | None = None) -> Path:
-    """The directory of a Pulumi CLI >= PINNED_VERSION with a Python language host.
+    """The directory of a Pulumi CLI >= PINNED_VERSION with the Python and YAML hosts.
 
     `progress` receives one line per step of a build (default: printed on stderr).
     Raises BuildError, whose message names what is missing, when there is none to be had.

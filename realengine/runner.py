@@ -3,12 +3,13 @@
 A ``Workspace`` is one throwaway Pulumi installation: its own ``PULUMI_HOME``, a local
 file backend, a passphrase secrets provider, and a project folder whose program is
 this repository's own (``__main__.py`` and ``components/`` linked, not copied, so what
-runs is what is checked in). The stand-in ``pulumi-resource-aws`` is installed into the
-home as pulumi-aws 7.51.1 (as `pulumi plugin install --file` installs a provider), so the
-engine loads it as it loads the real one, with no "from $PATH" warning; the CLI's
-folder comes first on ``PATH``; nothing is downloaded (automatic plugin acquisition is off) and
-no call can reach a real account (fake keys, endpoints on loopback, no instance
-metadata).
+runs is what is checked in), or another program folder: a Python one the same way, or
+a YAML one (``runtime: yaml``), whose ``Pulumi.yaml`` is the program. The stand-in
+``pulumi-resource-aws`` is installed into the home as pulumi-aws 7.51.1 (as ``pulumi
+plugin install --file`` installs a provider), so the engine loads it as it loads the
+real one, with no "from $PATH" warning; the CLI's folder comes first on ``PATH``;
+nothing is downloaded (automatic plugin acquisition is off) and no call can reach a
+real account (fake keys, endpoints on loopback, no instance metadata).
 
 Every ``pulumi`` command runs as a user runs it: a subprocess of the CLI with
 ``--non-interactive`` and the stack named explicitly. Output is kept whole on the
@@ -262,14 +263,25 @@ def project_name(program: Path = ROOT) -> str:
     return str(yaml.safe_load((program / "Pulumi.yaml").read_text())["name"])
 
 
+def runtime_of(manifest: Mapping[str, Any]) -> str:
+    """The language a Pulumi.yaml names: ``runtime: yaml`` or ``runtime: {name: yaml}``."""
+    runtime = manifest.get("runtime", "python")
+    return str(runtime["name"] if isinstance(runtime, Mapping) else runtime)
+
+
 def link_program(program: Path, project: Path, python: str = sys.executable) -> str:
     """Make ``project`` run ``program``'s files with ``python``'s environment; return the
     project's name.
 
-    Pulumi.yaml is rewritten, not linked: its ``virtualenv`` option names the folder of
-    the interpreter running the tests (absolute), so the language host and the dynamic
-    provider host use the packages installed there."""
+    A Python program's Pulumi.yaml is rewritten, not linked: its ``virtualenv`` option
+    names the folder of the interpreter running the tests (absolute), so the language
+    host and the dynamic provider host use the packages installed there. A YAML program
+    needs no environment: its Pulumi.yaml, which holds the whole program, is copied as it
+    is (a copy, as a stack's `pulumi config set` may write beside it)."""
     manifest = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    if runtime_of(manifest) == "yaml":
+        (project / "Pulumi.yaml").write_bytes((program / "Pulumi.yaml").read_bytes())
+        return str(manifest["name"])
     options = manifest.setdefault("runtime", {"name": "python"})
     if isinstance(options, str):
         options = manifest["runtime"] = {"name": options}

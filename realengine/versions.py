@@ -1,7 +1,7 @@
 """Pulumi version numbers, and finding a usable `pulumi` already on PATH.
 
-Kept apart from building: a machine that has a new enough CLI with a Python language
-host needs no Go at all.
+Kept apart from building: a machine that has a new enough CLI with the Python and YAML
+language hosts needs no Go at all.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ PINNED_VERSION = "3.276.0"
 """The Pulumi CLI version built by `realengine/gobuild` (its go.mod pins pkg/v3 and sdk/v3)."""
 
 LANGUAGE_HOST = "pulumi-language-python"
+YAML_LANGUAGE_HOST = "pulumi-language-yaml"
+LANGUAGE_HOSTS = (LANGUAGE_HOST, YAML_LANGUAGE_HOST)
+"""The hosts a usable CLI directory must offer: the project's Python programs, and YAML
+programs that use its component (a Pulumi CLI release ships both beside `pulumi`)."""
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?")
 
@@ -63,11 +67,13 @@ def cli_version(pulumi: Path) -> str:
 
 
 def find_usable_cli(path: str | None = None) -> Path | None:
-    """The directory of a `pulumi` on PATH that is new enough and has a Python host.
+    """The directory of a `pulumi` on PATH that is new enough and has the language hosts.
 
-    The host counts if it is beside that `pulumi` or anywhere on PATH (the CLI looks in
+    A host counts if it is beside that `pulumi` or anywhere on PATH (the CLI looks in
     both places). Returns None when there is no `pulumi`, it is older than the pinned
-    version, it does not answer, or no `pulumi-language-python` is found.
+    version, it does not answer, or `pulumi-language-python` or `pulumi-language-yaml`
+    is not found. (A CLI without the YAML host would pass the Python tests and fail only
+    the YAML ones; refusing it builds a directory that has both.)
     """
     search = os.environ.get("PATH", "") if path is None else path
     found = shutil.which("pulumi", path=search)
@@ -79,8 +85,9 @@ def find_usable_cli(path: str | None = None) -> Path | None:
             return None
     except (RuntimeError, ValueError):
         return None
-    beside = pulumi.parent / LANGUAGE_HOST
-    host_beside = beside.is_file() and os.access(beside, os.X_OK)
-    if not host_beside and shutil.which(LANGUAGE_HOST, path=search) is None:
-        return None
+    for host in LANGUAGE_HOSTS:
+        beside = pulumi.parent / host
+        host_beside = beside.is_file() and os.access(beside, os.X_OK)
+        if not host_beside and shutil.which(host, path=search) is None:
+            return None
     return pulumi.parent

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -23,6 +24,8 @@ from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from components.provider.values import UNKNOWN, plain, property_value
+from emulation.providers import PROVIDERS
+from realengine.aws_plugin import provider
 from realengine.aws_plugin.install import write_plugin
 from realengine.aws_plugin.provider import POLICY_RETRY_ENV
 from realengine.aws_server import EmulatedAwsServer
@@ -156,6 +159,27 @@ def test_the_wrapper_runs_the_stand_in(plugin: Plugin, plugin_path: Path) -> Non
     assert plugin.stub.GetPluginInfo(empty_pb2.Empty()).version == "7.51.1"
     assert os.access(plugin_path, os.X_OK)
     assert "-m realengine.aws_plugin" in plugin_path.read_text()
+
+
+def test_the_schema_describes_what_the_stand_in_serves(plugin: Plugin) -> None:
+    """A YAML program's host type-checks against it: every served type and invoke, with
+    the inputs Diff compares, the outputs a preview leaves unknown, and pulumi-aws's
+    module format (so `aws:ecr:RepositoryPolicy` names the policy)."""
+    schema = json.loads(plugin.stub.GetSchema(provider_pb2.GetSchemaRequest()).schema)
+    assert (schema["name"], schema["version"]) == ("aws", provider.VERSION)
+    assert set(schema["resources"]) == set(PROVIDERS) == {SERVICE, POLICY, DEPLOYMENT}
+    for token, spec in schema["resources"].items():
+        assert set(spec["inputProperties"]) == set(provider._INPUTS[token]), token
+        assert set(spec["properties"]) >= set(provider._COMPUTED[token]), token
+        assert set(spec["requiredInputs"]) <= set(spec["inputProperties"]), token
+    assert schema["resources"][POLICY]["requiredInputs"] == ["policy", "repository"]
+    assert set(schema["functions"]) == {
+        "aws:index/getCallerIdentity:getCallerIdentity",
+        "aws:index/getRegion:getRegion",
+        "aws:index/getPartition:getPartition",
+    }
+    module = re.fullmatch(schema["meta"]["moduleFormat"], "ecr/repositoryPolicy")
+    assert module is not None and module.group(1) == "ecr"
 
 
 def test_configure_accepts_secrets_and_previews(plugin: Plugin) -> None:

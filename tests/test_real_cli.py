@@ -13,7 +13,13 @@ import pytest
 
 from realengine import build, cli
 from realengine.build import BuildError
-from realengine.versions import PINNED_VERSION, find_usable_cli, is_at_least, parse_version
+from realengine.versions import (
+    LANGUAGE_HOSTS,
+    PINNED_VERSION,
+    find_usable_cli,
+    is_at_least,
+    parse_version,
+)
 
 
 def _script(directory: Path, name: str, body: str) -> Path:
@@ -64,40 +70,72 @@ def test_the_pin_matches_the_go_module():
     assert f"github.com/pulumi/pulumi/sdk/v3 v{PINNED_VERSION}" in go_mod
 
 
+def test_the_yaml_host_version_is_read_from_its_module():
+    assert build.yaml_host_version() == "v1.30.0"
+    # The YAML host is a module of its own: the CLI's module must not pull pulumi-yaml in
+    # (it would not compile there, see gobuild/yamlhost/tools.go).
+    assert "pulumi-yaml" not in (build.GOBUILD_DIR / "go.mod").read_text()
+
+
+def test_a_yamlhost_module_without_pulumi_yaml_is_named(tmp_path):
+    (tmp_path / "go.mod").write_text("module m\n\ngo 1.26.6\n")
+    with pytest.raises(
+        BuildError, match=r"go\.mod does not require github\.com/pulumi/pulumi-yaml"
+    ):
+        build.yaml_host_version(tmp_path)
+
+
 # --- a CLI already on PATH ------------------------------------------------------------
 
 
-def test_a_new_enough_pulumi_with_a_host_beside_it_is_used(tmp_path):
+def _hosts(directory: Path, *names: str) -> None:
+    for name in names or LANGUAGE_HOSTS:
+        _script(directory, name, "exit 0")
+
+
+def test_a_new_enough_pulumi_with_the_hosts_beside_it_is_used(tmp_path):
     bin_dir = tmp_path / "bin"
     _fake_pulumi(bin_dir, "3.280.0")
-    _script(bin_dir, "pulumi-language-python", "exit 0")
+    _hosts(bin_dir)
     assert find_usable_cli(str(bin_dir)) == bin_dir
 
 
-def test_the_host_may_be_elsewhere_on_path(tmp_path):
-    cli_dir, host_dir = tmp_path / "cli", tmp_path / "host"
+def test_the_hosts_may_be_elsewhere_on_path(tmp_path):
+    cli_dir, python_dir, yaml_dir = tmp_path / "cli", tmp_path / "python", tmp_path / "yaml"
     _fake_pulumi(cli_dir, PINNED_VERSION)
-    _script(host_dir, "pulumi-language-python", "exit 0")
-    assert find_usable_cli(os.pathsep.join([str(cli_dir), str(host_dir)])) == cli_dir
+    _hosts(python_dir, "pulumi-language-python")
+    _hosts(yaml_dir, "pulumi-language-yaml")
+    search = os.pathsep.join([str(cli_dir), str(python_dir), str(yaml_dir)])
+    assert find_usable_cli(search) == cli_dir
 
 
 def test_an_old_pulumi_is_refused(tmp_path):
     bin_dir = tmp_path / "bin"
     _fake_pulumi(bin_dir, "3.200.0")
-    _script(bin_dir, "pulumi-language-python", "exit 0")
+    _hosts(bin_dir)
     assert find_usable_cli(str(bin_dir)) is None
 
 
-def test_a_pulumi_without_a_python_host_is_refused(tmp_path):
+@pytest.mark.parametrize("missing", LANGUAGE_HOSTS)
+def test_a_pulumi_without_one_of_the_hosts_is_refused(tmp_path, missing):
     bin_dir = tmp_path / "bin"
     _fake_pulumi(bin_dir, "3.280.0")
+    _hosts(bin_dir, *(name for name in LANGUAGE_HOSTS if name != missing))
+    assert find_usable_cli(str(bin_dir)) is None
+
+
+def test_a_host_that_is_not_executable_does_not_count(tmp_path):
+    bin_dir = tmp_path / "bin"
+    _fake_pulumi(bin_dir, "3.280.0")
+    _hosts(bin_dir)
+    (bin_dir / "pulumi-language-yaml").chmod(0o644)
     assert find_usable_cli(str(bin_dir)) is None
 
 
 def test_a_pulumi_that_fails_is_refused(tmp_path):
     bin_dir = tmp_path / "bin"
     _script(bin_dir, "pulumi", "echo v3.280.0; exit 3")
-    _script(bin_dir, "pulumi-language-python", "exit 0")
+    _hosts(bin_dir)
     assert find_usable_cli(str(bin_dir)) is None
 
 
@@ -133,9 +171,9 @@ def test_low_disk_is_refused_with_the_sizes(tmp_path, monkeypatch):
     monkeypatch.setattr(build.shutil, "disk_usage", lambda path: usage(10, 9, 1024**3))
     go_env = {"GOMODCACHE": str(tmp_path / "mod"), "GOCACHE": str(tmp_path / "gocache")}
     needs = build.disk_needs(go_env, tmp_path / "cli-cache")
-    # All three live on one filesystem here: their needs add up.
+    # All four live on one filesystem here: their needs add up.
     assert [need for _, need in needs] == [
-        build.NEED_MODULES + build.NEED_BUILD_CACHE + build.NEED_OUTPUT
+        build.NEED_MODULES + build.NEED_YAML_MODULES + build.NEED_BUILD_CACHE + build.NEED_OUTPUT
     ]
     with pytest.raises(BuildError) as caught:
         build.check_disk(needs)
@@ -144,6 +182,19 @@ def test_low_disk_is_refused_with_the_sizes(tmp_path, monkeypatch):
     assert "1.0 GiB free" in message
     assert str(tmp_path / "mod") in message
     assert "GOMODCACHE, GOCACHE or LSEA_CLI_CACHE" in message
+
+
+def test_modules_already_downloaded_need_no_room(tmp_path):
+    modcache = tmp_path / "mod"
+    (modcache / "github.com/pulumi/pulumi/pkg" / f"v3@v{PINNED_VERSION}").mkdir(parents=True)
+    go_env = {"GOMODCACHE": str(modcache), "GOCACHE": str(tmp_path / "gocache")}
+    cache_only = build.NEED_BUILD_CACHE + build.NEED_OUTPUT
+    # The CLI's modules are there from an earlier build; the YAML host's are not yet.
+    needs = build.disk_needs(go_env, tmp_path / "cli-cache")
+    assert [need for _, need in needs] == [build.NEED_YAML_MODULES + cache_only]
+    (modcache / "github.com/pulumi" / f"pulumi-yaml@{build.yaml_host_version()}").mkdir()
+    needs = build.disk_needs(go_env, tmp_path / "cli-cache")
+    assert [need for _, need in needs] == [cache_only]
 
 
 def test_enough_disk_passes(tmp_path, monkeypatch):
@@ -215,7 +266,9 @@ def test_a_complete_cache_directory_is_returned_without_building(tmp_path, monke
     assert lines == []
 
 
-@pytest.mark.parametrize("defect", ["wrong version", "missing host", "not executable"])
+@pytest.mark.parametrize(
+    "defect", ["wrong version", "missing host", "missing yaml host", "not executable"]
+)
 def test_an_incomplete_cache_directory_is_rebuilt(tmp_path, monkeypatch, defect):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.setenv("LSEA_CLI_CACHE", str(tmp_path / "cache"))
@@ -224,11 +277,18 @@ def test_an_incomplete_cache_directory_is_rebuilt(tmp_path, monkeypatch, defect)
         _fake_pulumi(prepared, "3.275.0")
     elif defect == "missing host":
         (prepared / "pulumi-language-python").unlink()
+    elif defect == "missing yaml host":
+        (prepared / "pulumi-language-yaml").unlink()
     else:
         (prepared / "pulumi-resource-pulumi-python").chmod(0o644)
 
     calls = []
-    monkeypatch.setattr(cli, "build_cli", lambda *args: calls.append(args) or tmp_path / "new")
+
+    def fake_build(*args):
+        calls.append(args)
+        return tmp_path / "new"
+
+    monkeypatch.setattr(cli, "build_cli", fake_build)
     assert cli.ensure_cli(progress=lambda line: None) == tmp_path / "new"
     assert len(calls) == 1
 

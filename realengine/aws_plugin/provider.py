@@ -53,16 +53,13 @@ from components.provider.values import (
 )
 from emulation.provider_identity import provider_session
 from emulation.providers import PROVIDERS, EmulatedProvider
+from realengine.aws_plugin.schema import DEPLOYMENT, POLICY, SERVICE, schema_json
 
 VERSION = "7.51.1"
 """The pulumi-aws version this stands in for (the Python SDK's, in requirements.txt)."""
 
 USER_AGENT = f"pulumi-aws/{VERSION} md/stand-in"
 """What this provider's AWS calls add to their User-Agent."""
-
-SERVICE = "aws:lightsail/containerService:ContainerService"
-POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
-DEPLOYMENT = "aws:lightsail/containerServiceDeploymentVersion:ContainerServiceDeploymentVersion"
 
 # The inputs of each type (what Diff compares) and the outputs only AWS knows (unknown
 # in a preview of a create).
@@ -142,7 +139,7 @@ class AwsStandIn(Provider):
     # --- configuration -----------------------------------------------------------------
 
     async def get_schema(self, request: GetSchemaRequest) -> GetSchemaResponse:
-        return GetSchemaResponse(json.dumps({"name": "aws", "version": VERSION}))
+        return GetSchemaResponse(schema_json(VERSION))
 
     async def check_config(self, request: CheckRequest) -> CheckResponse:
         news = plain_map(request.new_inputs)

@@ -86,14 +86,20 @@ def seeded_aws(principal_arn_after: int = 2) -> Iterator[EmulatedAwsServer]:
 
 
 def workspace_for(
-    root: Path, cli_dir: Path, aws_plugin: Path, server: EmulatedAwsServer
+    root: Path,
+    cli_dir: Path,
+    aws_plugin: Path,
+    server: EmulatedAwsServer,
+    program: Path = ROOT,
 ) -> Workspace:
-    """A workspace whose stacks reach ``server``, its shared config's profiles included."""
+    """A workspace running ``program`` (this repository's, unless a test brings its own)
+    whose stacks reach ``server``, its shared config's profiles included."""
     return Workspace(
         root,
         cli_dir,
         aws_plugin,
         server.endpoint,
+        program=program,
         extra_env={"AWS_CONFIG_FILE": server.shared_config_file},
     )
 
