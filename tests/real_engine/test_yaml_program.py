@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from realengine.aws_plugin.schema import POLICY
-from realengine.runner import PulumiFailed, Workspace, local_provider_plugin
+from realengine.runner import ROOT, PulumiFailed, Workspace, local_provider_plugin
 from tests.real_engine.conftest import ACCOUNT, OTHER_TEAMS, SHARED, ours, service, workspace_for
 
 pytestmark = pytest.mark.real_engine
@@ -157,18 +157,8 @@ def test_package_add_links_a_package_into_a_yaml_project(yaml_workspace: Workspa
     assert (workspace.project / "Pulumi.yaml").read_text() == manifest
 
 
-CONSUMER = """\
-name: yaml-consumer
-runtime: yaml
-resources:
-  web:
-    type: lightsail-ecr:PrivateEcrContainerService
-    properties:
-      serviceName: web
-      repositories: ["team/app"]
-outputs:
-  principalArn: ${web.principalArn}
-"""
+EXAMPLE = ROOT / "examples" / "yaml"
+"""The YAML example of the README: the component from YAML."""
 
 
 def test_the_component_from_yaml_after_package_add_of_the_source_plugin(
@@ -177,10 +167,7 @@ def test_the_component_from_yaml_after_package_add_of_the_source_plugin(
     """Issue 20 from YAML: `pulumi package add <checkout>/provider` records the package,
     and a YAML program declares the component by its short type; the provider builds it
     (Construct) with the grant landing beside other teams' statements, and leaving."""
-    source = tmp_path / "program"
-    source.mkdir()
-    (source / "Pulumi.yaml").write_text(CONSUMER)
-    workspace = workspace_for(tmp_path / "ws", pulumi_cli_dir, aws_plugin, aws, program=source)
+    workspace = workspace_for(tmp_path / "ws", pulumi_cli_dir, aws_plugin, aws, program=EXAMPLE)
     plugin = local_provider_plugin(tmp_path / "plugin")
 
     workspace.pulumi("package", "add", str(plugin))
@@ -194,7 +181,7 @@ def test_the_component_from_yaml_after_package_add_of_the_source_plugin(
 
     stack.up()
     role = service(aws, "web")["privateRegistryAccess"]["ecrImagePullerRole"]  # type: ignore[index]
-    assert stack.outputs() == {"principalArn": role["principalArn"]}
+    assert stack.outputs()["principalArn"] == role["principalArn"]
     assert aws.policy("team/app")["Statement"][: len(OTHER_TEAMS)] == OTHER_TEAMS
     assert ours(aws.policy("team/app"))["Principal"] == {"AWS": role["principalArn"]}
 
