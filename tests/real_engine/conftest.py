@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from components.provider.install import write_plugin as write_provider
 from realengine.aws_plugin.install import write_plugin
 from realengine.aws_server import EmulatedAwsServer
 from realengine.cli import BuildError, ensure_cli
@@ -67,12 +66,6 @@ SHARED = {"Version": "2012-10-17", "Statement": OTHER_TEAMS}
 def aws_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The stand-in pulumi-resource-aws, as an executable each workspace installs."""
     return write_plugin(tmp_path_factory.mktemp("plugins"))
-
-
-@pytest.fixture(scope="session")
-def lightsail_ecr_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's own provider (package lightsail-ecr), run from this checkout."""
-    return write_provider(tmp_path_factory.mktemp("provider"), path=str(ROOT))
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from tests.real_engine.conftest import (
     seeded_aws,
     service,
     sids,
+    workspace_for,
 )
 from tests.real_engine.test_interrupts import finish, pending, wait_for
 
@@ -36,19 +37,10 @@ pytestmark = pytest.mark.real_engine
 PROGRAM = Path(__file__).parent / "programs" / "construct"
 
 
-def consumer(
-    root: Path, cli: Path, aws_plugin: Path, plugin: Path, aws: EmulatedAwsServer
-) -> Workspace:
-    workspace = Workspace(
-        root,
-        cli,
-        aws_plugin,
-        aws.endpoint,
-        program=PROGRAM,
-        extra_env={"AWS_CONFIG_FILE": aws.shared_config_file},
-    )
-    workspace.install_provider("lightsail-ecr", __version__, plugin)
-    return workspace
+def consumer(root: Path, cli: Path, aws_plugin: Path, aws: EmulatedAwsServer) -> Workspace:
+    """A workspace of the consumer program (every workspace installs the package's
+    provider, run from this checkout)."""
+    return workspace_for(root, cli, aws_plugin, aws, program=PROGRAM)
 
 
 @pytest.fixture
@@ -56,10 +48,9 @@ def workspace(
     tmp_path: Path,
     pulumi_cli_dir: Path,
     aws_plugin: Path,
-    lightsail_ecr_plugin: Path,
     aws: EmulatedAwsServer,
 ) -> Workspace:
-    return consumer(tmp_path, pulumi_cli_dir, aws_plugin, lightsail_ecr_plugin, aws)
+    return consumer(tmp_path, pulumi_cli_dir, aws_plugin, aws)
 
 
 def services_stack(workspace: Workspace, *services: dict[str, Any]) -> Stack:
@@ -157,11 +148,10 @@ def test_ctrl_c_ends_the_wait_for_the_puller_role_at_once(
     tmp_path: Path,
     pulumi_cli_dir: Path,
     aws_plugin: Path,
-    lightsail_ecr_plugin: Path,
     slow_role_aws: EmulatedAwsServer,
 ) -> None:
     aws = slow_role_aws
-    workspace = consumer(tmp_path, pulumi_cli_dir, aws_plugin, lightsail_ecr_plugin, aws)
+    workspace = consumer(tmp_path, pulumi_cli_dir, aws_plugin, aws)
     stack = services_stack(workspace, {"serviceName": "web", "repositories": ["team/app"]})
     process = stack.start("up", "--yes", "--skip-preview")
     wait_for("the puller role's create", lambda: pending(stack, ":PullerRole"))

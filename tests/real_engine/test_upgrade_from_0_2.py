@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from realengine.aws_server import EmulatedAwsServer
-from realengine.runner import ROOT, Stack, Workspace
-from tests.real_engine.conftest import OTHER_TEAMS, ours
+from realengine.runner import ROOT, Stack
+from tests.real_engine.conftest import OTHER_TEAMS, ours, workspace_for
 
 pytestmark = pytest.mark.real_engine
 
 MADE_BY_0_2 = Path(__file__).parent / "programs" / "dynamic_0_2"
+# The component's own resources of a stack granting two repositories, by kind.
+OURS = ("FreshPolicyDocument", "GrantFinalizer", "GrantVerification") * 2 + ("PullerRole",)
 
 
 def types_of_ours(stack: Stack) -> list[str]:
@@ -28,30 +30,12 @@ def types_of_ours(stack: Stack) -> list[str]:
 def test_a_0_2_stack_moves_to_the_providers_resources_writing_nothing(
     tmp_path: Path, pulumi_cli_dir: Path, aws_plugin: Path, aws: EmulatedAwsServer
 ) -> None:
-    workspace = Workspace(
-        tmp_path,
-        pulumi_cli_dir,
-        aws_plugin,
-        aws.endpoint,
-        program=MADE_BY_0_2,
-        extra_env={"AWS_CONFIG_FILE": aws.shared_config_file},
-    )
+    workspace = workspace_for(tmp_path, pulumi_cli_dir, aws_plugin, aws, program=MADE_BY_0_2)
     stack = workspace.stack(
         "web", {"serviceName": "web", "repositories": ["team/app", "team/worker"]}
     )
     stack.up()
-    assert types_of_ours(stack) == sorted(
-        f"pulumi-python:dynamic/lightsail-ecr:{name}"
-        for name in (
-            "FreshPolicyDocument",
-            "FreshPolicyDocument",
-            "GrantFinalizer",
-            "GrantFinalizer",
-            "GrantVerification",
-            "GrantVerification",
-            "PullerRole",
-        )
-    )
+    assert types_of_ours(stack) == sorted(f"pulumi-python:dynamic/lightsail-ecr:{n}" for n in OURS)
     service_arn = stack.outputs()["serviceArn"]
     app, worker = aws.policy("team/app"), aws.policy("team/worker")
 
@@ -63,18 +47,7 @@ def test_a_0_2_stack_moves_to_the_providers_resources_writing_nothing(
 
     moved = stack.up()
 
-    assert types_of_ours(stack) == sorted(
-        f"lightsail-ecr:index:{name}"
-        for name in (
-            "FreshPolicyDocument",
-            "FreshPolicyDocument",
-            "GrantFinalizer",
-            "GrantFinalizer",
-            "GrantVerification",
-            "GrantVerification",
-            "PullerRole",
-        )
-    )
+    assert types_of_ours(stack) == sorted(f"lightsail-ecr:index:{n}" for n in OURS)
     # Nothing rewritten nor replaced: no policy write, no service created or deleted.
     assert aws.ecr_calls("SetRepositoryPolicy") == [], moved.stdout
     assert aws.ecr_calls("DeleteRepositoryPolicy") == []
