@@ -1,6 +1,6 @@
-"""The CI workflow the README offers is one a team can paste and run: it logs in to a
+"""The CI workflow docs/ci-cd.md offers is one a team can paste and run: it logs in to a
 state backend, assumes the AWS role without stored keys, and runs the three jobs the
-README recommends with the flags it names."""
+page recommends with the flags it names."""
 
 from __future__ import annotations
 
@@ -44,10 +44,28 @@ def test_every_pulumi_step_can_log_in_to_a_backend_and_aws_without_keys() -> Non
         assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
         assert step["with"]["stack-name"] == "${{ vars.PULUMI_STACK }}"
     # The project's own requirements, into the virtualenv Pulumi.yaml names.
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    venv = project["runtime"]["options"]["virtualenv"]
     assert any(
-        s.get("run") == "python -m venv venv && venv/bin/pip install -r requirements.txt"
+        s.get("run") == f"python -m venv {venv} && {venv}/bin/pip install -r requirements.txt"
         for s in steps
     )
+
+
+def test_preview_and_up_run_the_policy_pack_of_this_repository() -> None:
+    steps = pulumi_steps()
+    for name in ("preview (pull request)", "up (main)"):
+        pack = ROOT / steps[name]["with"]["policyPacks"]
+        assert (pack / "PulumiPolicy.yaml").is_file(), name
+
+
+def test_forks_and_other_branches_never_reach_aws() -> None:
+    # A fork's pull request has no OIDC token and no secrets; a workflow_dispatch from
+    # any branch but main must not run `up`. The job-level guard says both.
+    guard = " ".join(load()["jobs"]["pulumi"]["if"].split())
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in guard
+    assert "github.event_name != 'workflow_dispatch' || github.ref == 'refs/heads/main'" in guard
+    assert "forks" in WORKFLOW.read_text().lower()
 
 
 def test_the_three_jobs_use_the_flags_the_readme_recommends() -> None:
@@ -68,6 +86,6 @@ def test_the_three_jobs_use_the_flags_the_readme_recommends() -> None:
     assert "schedule" in drift["if"]
 
 
-def test_the_readme_points_to_it() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert "`examples/ci/pulumi.yml`" in readme
+def test_the_ci_page_points_to_it() -> None:
+    page = (ROOT / "docs" / "ci-cd.md").read_text()
+    assert "`examples/ci/pulumi.yml`" in page

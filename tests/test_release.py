@@ -6,6 +6,8 @@ import ast
 import re
 import tomllib
 
+import yaml
+
 from components import __version__
 from tests.conftest import ROOT
 
@@ -29,9 +31,44 @@ def test_the_version_comes_from_the_package_and_the_changelog_describes_it() -> 
     assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
         "attr": "lightsail_ecr_access.__version__"
     }
-    releases = re.findall(r"^## (\d+\.\d+\.\d+)\b", changelog, flags=re.MULTILINE)
-    assert releases[0] == __version__
-    assert releases == sorted(releases, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
+    sections = re.findall(r"^## (.+)$", changelog, flags=re.MULTILINE)
+    released = [
+        s.split()[0] for s in sections if re.fullmatch(r"\d+\.\d+\.\d+ \(\d{4}-\d\d-\d\d\)", s)
+    ]
+    # Every section is a release with its date, except an "Unreleased (X.Y.Z)" on top.
+    assert sections[1:] == [s for s in sections[1:] if s.split()[0] in released]
+    assert released == sorted(released, key=_version_key, reverse=True)
+    if __version__.endswith(".dev0"):
+        # main between releases: the next version, whose changes are written as they land.
+        upcoming = __version__.removesuffix(".dev0")
+        assert sections[0] == f"Unreleased ({upcoming})"
+        assert _version_key(upcoming) > _version_key(released[0])
+    else:
+        assert sections[0].split()[0] == __version__ == released[0]
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(map(int, version.split(".")))
+
+
+def test_every_pin_the_project_suggests_names_a_released_version() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    released = set(re.findall(r"^## (\d+\.\d+\.\d+) \(", changelog, flags=re.MULTILINE))
+    suggested = ["examples/two-services/requirements.txt", "policy-pack/requirements.txt"]
+    suggested += [str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")]
+    suggested.append("README.md")
+    pins = {
+        (path, pin)
+        for path in suggested
+        for pin in re.findall(r"lightsail-ecr-access@v(\S+?)[\"`\s]", (ROOT / path).read_text())
+    }
+    assert pins, "the install page shows a pin to a tag"
+    assert {(path, pin) for path, pin in pins if pin not in released} == set()
+
+
+def test_the_policy_pack_and_the_package_say_one_version() -> None:
+    pack = yaml.safe_load((ROOT / "policy-pack" / "PulumiPolicy.yaml").read_text())
+    assert str(pack["version"]) == __version__.removesuffix(".dev0")
 
 
 def test_the_example_installs_this_package_from_its_path() -> None:
