@@ -12,6 +12,7 @@ from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import ConfigureRequest, CreateRequest
 
+from components.aws.identity import AssumedRole, AwsIdentity
 from components.container_service import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
 from components.dynamic_providers import AdoptionCheckProvider, PullerRoleProvider
 from components.provider import component_io, schema
@@ -129,3 +130,48 @@ def test_cancel_ends_a_wait_under_way_at_once() -> None:
     waited, _, message = done.stdout.partition(" ")
     assert float(waited) < 5, done
     assert "cancelled" in message and "Run `pulumi up` again" in message
+
+
+def test_an_aws_identity_is_read_as_the_stacks_aws_config_would_be() -> None:
+    args = component_io.component_args(
+        inputs(
+            serviceName="web",
+            awsIdentity={
+                "profile": "prod",
+                "assumeRoles": [
+                    {"roleArn": "arn:aws:iam::111122223333:role/deployer", "externalId": "x"}
+                ],
+                "endpoints": [{"ecr": "http://127.0.0.1:5000"}],
+            },
+        ),
+        aws_region="eu-west-1",
+    )
+    identity = args["aws_identity"]
+    assert identity == AwsIdentity(
+        profile="prod",
+        assume_roles=(
+            AssumedRole(role_arn="arn:aws:iam::111122223333:role/deployer", external_id="x"),
+        ),
+        endpoints=(("ecr", "http://127.0.0.1:5000"),),
+    )
+
+
+@pytest.mark.parametrize(
+    ("identity", "key", "words"),
+    [
+        ("prod", "awsIdentity", "give an object"),
+        ({"profle": "prod"}, "awsIdentity.profle", "not a setting"),
+        ({"accessKey": "AKIA..."}, "awsIdentity", "through a profile"),
+        ({"assumeRoles": [{"sessionName": "x"}]}, "awsIdentity", "awsIdentity.assumeRoles[0]"),
+        ({"sharedConfigFiles": ["a", "b"]}, "awsIdentity", "merge them into one file"),
+    ],
+)
+def test_a_bad_aws_identity_is_named_before_anything_is_built(
+    identity: object, key: str, words: str
+) -> None:
+    with pytest.raises(InputPropertyError) as raised:
+        component_io.component_args(
+            inputs(serviceName="web", awsIdentity=identity), aws_region="eu-west-1"
+        )
+    assert raised.value.property_path == key
+    assert words in raised.value.reason

@@ -9,6 +9,7 @@ schema's key, as the consumer wrote it in TypeScript, Go or YAML.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import ConstructRequest, ConstructResponse
 from pulumi.runtime import rpc
 
+from ..aws.identity import AwsIdentity
 from ..container_service import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
 from ..program.program_end import CONSTRUCTING
 from ..rules.errors import ConfigurationError
@@ -35,6 +37,7 @@ INPUTS = {
     "publicEndpoint": "public_endpoint",
     "pullerRoleTimeoutSeconds": "puller_role_timeout_seconds",
     "adoptExistingService": "adopt_existing_service",
+    "awsIdentity": "aws_identity",
 }
 """Each input of the schema, and the argument of the component it is."""
 
@@ -78,6 +81,8 @@ def component_args(
         args["public_endpoint"] = {
             _ENDPOINT_KEYS.get(k, k): v for k, v in args["public_endpoint"].items()
         }
+    if "aws_identity" in args:
+        args["aws_identity"] = identity_of(args["aws_identity"])
     if "region" not in args:
         if not aws_region:
             raise InputPropertyError(
@@ -87,6 +92,42 @@ def component_args(
             )
         args["region"] = aws_region
     return args  # type: ignore[return-value]
+
+
+# The AWS provider's settings an identity is made of; the keys it refuses are let through
+# to its parser, whose refusal says how to give credentials instead.
+_IDENTITY_KEYS = (
+    "profile", "assumeRoles", "assumeRole", "sharedConfigFiles", "sharedCredentialsFiles",
+    "stsRegion", "endpoints", "accessKey", "secretKey", "token", "assumeRoleWithWebIdentity",
+)  # fmt: skip
+
+
+def identity_of(given: Any) -> AwsIdentity:
+    """``awsIdentity``, written with the AWS provider's setting names, as the component's
+    ``AwsIdentity``: parsed by the same code that reads a stack's ``aws:`` config, so the
+    same settings mean the same identity in every language."""
+    if not isinstance(given, Mapping):
+        raise InputPropertyError(
+            "awsIdentity", f"is {given!r}; give an object such as {{profile: prod}}"
+        )
+    unknown = sorted(set(given) - set(_IDENTITY_KEYS))
+    if unknown:
+        raise InputPropertyError(
+            f"awsIdentity.{unknown[0]}",
+            "not a setting of an AWS identity; it takes " + ", ".join(_IDENTITY_KEYS[:7]),
+        )
+
+    def setting(key: str) -> str | None:
+        value = given.get(key)
+        # The parser takes settings as Pulumi hands config over: text, lists and objects as JSON.
+        return value if value is None or isinstance(value, str) else json.dumps(value)
+
+    try:
+        return AwsIdentity.from_provider_settings(setting)
+    except ConfigurationError as exc:
+        raise InputPropertyError(
+            "awsIdentity", str(exc).replace("aws:", "awsIdentity.")
+        ) from None
 
 
 def _holds_unknown(value: Any) -> bool:

@@ -73,6 +73,12 @@ COMPONENT_INPUTS: dict[str, Any] = {
         "description": "Import a container service that already exists under serviceName "
         "instead of creating it; its power, scale and tags must match the live service.",
     },
+    "awsIdentity": _ref(
+        "AwsIdentity",
+        "The AWS identity the component acts as, when it is not the stack's default AWS "
+        "provider's (the stack's `aws:` config): the component builds its own AWS provider "
+        "from it. Keys are never taken.",
+    ),
 }
 
 COMPONENT_OUTPUTS: dict[str, Any] = {
@@ -117,6 +123,59 @@ TYPES: dict[str, Any] = {
             "healthCheckPath": _string("Path of the health check (default /)."),
         },
         "required": ["container", "port"],
+    },
+    f"{PACKAGE}:index:AwsIdentity": {
+        "type": "object",
+        "description": "An AWS identity, with the names and values of the AWS provider's "
+        "settings (its `aws:` config keys).",
+        "properties": {
+            "profile": _string("A profile of the shared AWS config files."),
+            "assumeRoles": {
+                "type": "array",
+                "items": {"$ref": f"#/types/{PACKAGE}:index:AssumeRole"},
+                "description": "Roles to assume, each from the one before.",
+            },
+            "sharedConfigFiles": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The shared config file (one).",
+            },
+            "sharedCredentialsFiles": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The shared credentials file (one).",
+            },
+            "stsRegion": _string("Region of the STS endpoint used to assume roles."),
+            "endpoints": {
+                "type": "array",
+                "items": _map_of_strings("Endpoint URLs by service: ecr, lightsail, sts."),
+                "description": "Custom endpoints, as `aws:endpoints` takes them.",
+            },
+        },
+    },
+    f"{PACKAGE}:index:AssumeRole": {
+        "type": "object",
+        "description": "One role to assume, as `aws:assumeRoles` takes it.",
+        "properties": {
+            "roleArn": _string("ARN of the role."),
+            "sessionName": _string("Session name."),
+            "externalId": _string("External ID the role's trust policy asks for."),
+            "duration": _string("Session duration, e.g. 1h or 15m."),
+            "policy": _string("Inline session policy (JSON)."),
+            "policyArns": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Managed session policies.",
+            },
+            "tags": _map_of_strings("Session tags."),
+            "transitiveTagKeys": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Session tags passed on to roles assumed later.",
+            },
+            "sourceIdentity": _string("Source identity."),
+        },
+        "required": ["roleArn"],
     },
 }
 

@@ -22,6 +22,7 @@ from components import __version__
 from realengine.aws_server import EmulatedAwsServer
 from realengine.runner import ROOT, Stack, Workspace, local_provider_plugin, stop_group
 from tests.real_engine.conftest import (
+    ACCOUNT,
     OTHER_TEAMS,
     SHARED,
     ours,
@@ -87,6 +88,29 @@ def test_a_consumer_is_granted_keeps_others_reruns_quietly_and_revokes_only_its_
     stack.destroy()
     assert aws.policy("team/app") == SHARED
     assert service(aws, "web") is None
+
+
+def test_an_aws_identity_input_makes_the_components_own_aws_provider(
+    workspace: Workspace, aws: EmulatedAwsServer
+) -> None:
+    # A role in the dev account itself, so the grant lands where the repository is.
+    role = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+    identity = {"assumeRoles": [{"roleArn": role, "sessionName": "consumer"}]}
+    stack = services_stack(
+        workspace, {"serviceName": "web", "repositories": ["team/app"], "awsIdentity": identity}
+    )
+
+    stack.up()
+    assert aws.policy("team/app")["Statement"][: len(OTHER_TEAMS)] == OTHER_TEAMS
+    ours(aws.policy("team/app"))
+    providers = [
+        r for r in stack.resources() if r["type"] == "pulumi:providers:aws" and "web" in r["urn"]
+    ]
+    assert [json.loads(p["inputs"]["assumeRoles"])[0]["roleArn"] for p in providers] == [role]
+    stack.run("up", "--yes", "--expect-no-changes")
+
+    stack.destroy()
+    assert aws.policy("team/app") == SHARED
 
 
 def test_two_components_on_one_repository_both_land_and_leave_one_at_a_time(
