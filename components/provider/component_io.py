@@ -125,9 +125,7 @@ def identity_of(given: Any) -> AwsIdentity:
     try:
         return AwsIdentity.from_provider_settings(setting)
     except ConfigurationError as exc:
-        raise InputPropertyError(
-            "awsIdentity", str(exc).replace("aws:", "awsIdentity.")
-        ) from None
+        raise InputPropertyError("awsIdentity", str(exc).replace("aws:", "awsIdentity.")) from None
 
 
 def _holds_unknown(value: Any) -> bool:
