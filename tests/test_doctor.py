@@ -10,6 +10,7 @@ import json
 import re
 import shlex
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -1055,3 +1056,25 @@ def test_the_console_script_names_itself(monkeypatch: pytest.MonkeyPatch) -> Non
     assert doctor.parser().prog == "lightsail-ecr-doctor"
     monkeypatch.setattr("sys.argv", ["/x/components/doctor.py"])
     assert doctor.parser().prog == "python -m components.doctor"
+
+
+# --- docs/doctor.md says what the command does --------------------------------------------
+
+
+def test_the_doctors_page_holds_its_flags_error_kinds_and_a_real_failure_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "doctor.md").read_text()
+    flags = {
+        option
+        for action in doctor.parser()._actions
+        for option in action.option_strings
+        if option.startswith("--")
+    }
+    assert flags == {"--help", "--region", "--repository", "--image", "--json", "--profile",
+                     "--assume-role"}  # fmt: skip
+    assert all(f"`{flag}" in page for flag in flags)
+    assert all(f"| `{kind}` |" in page for kind in doctor.ERROR_KINDS)
+
+    assert doctor.main([SERVICE, "--region", REGION, "--assume-role", "notanarn"]) == 2
+    assert capsys.readouterr().err.strip() in page
