@@ -1,4 +1,4 @@
-"""Tests of components/doctor.py against moto (ECR) and the Lightsail emulation.
+"""Tests of the doctor (components/doctor/) against moto (ECR) and the Lightsail emulation.
 
 Each check has its ok side and its problem side; the command is run through
 ``main(argv)`` for its exit status, its text and its JSON.
@@ -10,6 +10,7 @@ import json
 import re
 import shlex
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -29,6 +30,7 @@ REPOSITORY = "team/app"
 OTHER_REGION = "eu-west-1"
 PREFIX = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}"
 IMAGE = f"{PREFIX}:1.0"
+ARN_HERE = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPOSITORY}"
 OLD_ARN = (
     f"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/{REGION}/containers/web/"
     "private-repo-access/0ld0ld0ld"
@@ -572,13 +574,42 @@ def test_without_any_deployment_the_doctor_asks_what_to_check(cloud: Cloud) -> N
 def test_given_repositories_are_checked_besides_the_deployed_ones(cloud: Cloud) -> None:
     cloud.healthy()
     cloud.aws.ecr.create_repository(repositoryName="team/jobs")
-    diagnosis = cloud.diagnose(
-        repositories=["team/jobs", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPOSITORY}"]
-    )
+    diagnosis = cloud.diagnose(repositories=["team/jobs", ARN_HERE])
 
     policies = {c.repository: c.status for c in diagnosis.checks if c.check == "policy"}
-    # The deployed repository, named twice in two forms, is checked once.
-    assert policies == {"team/jobs": "problem", REPOSITORY: "ok"}
+    # The deployed repository, named twice in two forms, is checked once, labelled as the
+    # user wrote it.
+    assert policies == {"team/jobs": "problem", ARN_HERE: "ok"}
+
+
+def test_each_repository_check_is_labelled_as_the_user_wrote_it(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One by name, one by an ARN in another Region: two checks, two labels."""
+    cloud.service()
+    cloud.repository()
+    cloud.repository(region=OTHER_REGION)
+    elsewhere = f"arn:aws:ecr:{OTHER_REGION}:{ACCOUNT}:repository/{REPOSITORY}"
+    code, out, _ = run(capsys, "--json", "--repository", REPOSITORY, "--repository", elsewhere)
+
+    assert code == 1
+    checks = json.loads(out)["checks"]
+    repositories = [(c["repository"], c["status"]) for c in checks if c["check"] == "repository"]
+    assert repositories == [(REPOSITORY, "ok"), (elsewhere, "problem")]
+    # The policy of the one the service can pull from is labelled by its name too.
+    assert {c["repository"] for c in checks if c["check"] in ("policy", "deny")} == {REPOSITORY}
+    problem = next(c for c in checks if c["repository"] == elsewhere)
+    assert problem["detail"].startswith(f"in Region {OTHER_REGION} (it exists there)")
+    # The fix still names the repository by its name, in its own Region.
+    assert f"pulumi config set aws:region {OTHER_REGION}" in problem["fix"]
+
+    code, out, _ = run(capsys, "--repository", REPOSITORY, "--repository", elsewhere)
+    lines = out.splitlines()
+    assert f"ok       repository  {REPOSITORY}: exists in {REGION}, account {ACCOUNT}" in lines
+    assert any(
+        line.startswith(f"problem  repository  {elsewhere}: in Region {OTHER_REGION}")
+        for line in lines
+    )
 
 
 # --- errors: the doctor could not look -------------------------------------------------------
@@ -869,6 +900,72 @@ def test_json_usage_error_is_json_too(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(out)["service"] is None
 
 
+def test_json_help_is_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--json", "--help"], ["--help", "--json"], [SERVICE, "-h", "--json"]):
+        code = doctor.main(argv)
+        out, err = capsys.readouterr()
+        assert (code, err) == (0, ""), argv
+        document = json.loads(out)  # one object, and nothing else on stdout
+        assert set(document) == {"service", "region", "help", "exit"}, argv
+        assert (document["service"], document["region"], document["exit"]) == (None, None, 0)
+        assert document["help"].startswith("usage: python -m components.doctor [-h] --region")
+        assert "--assume-role ROLE_ARN" in document["help"]
+
+
+def test_help_without_json_is_argparses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        doctor.main(["--help"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: python -m components.doctor [-h]")
+
+
+ROLE_ARN_HINT = (
+    "is not an IAM role ARN; an IAM role ARN is like arn:aws:iam::<12-digit account>:role/<name>"
+)
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "notanarn",
+        "arn:aws:iam::12345:role/deployer",  # not 12 digits
+        "arn:aws:iam::111122223333:user/deployer",  # a user, not a role
+        "arn:aws:iam::111122223333:role/",  # no name
+        "arn:aws:sts::111122223333:assumed-role/deployer/session",
+    ],
+)
+def test_an_assume_role_that_is_no_role_arn_is_refused_before_any_call(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str], role: str
+) -> None:
+    cloud.healthy()
+    seen = len(cloud.aws.lightsail.calls)
+    argv = [SERVICE, "--region", REGION, "--assume-role", role]
+
+    code = doctor.main(argv)
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.startswith(f"doctor: --assume-role {role!r} {ROLE_ARN_HINT}")
+
+    code = doctor.main([*argv, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert f"--assume-role {role!r} {ROLE_ARN_HINT}" in failure(out, err, "input")
+    assert (json.loads(out)["service"], json.loads(out)["region"]) == (SERVICE, REGION)
+    assert len(cloud.aws.lightsail.calls) == seen  # nothing reached AWS
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "arn:aws:iam::111122223333:role/deployer",
+        "arn:aws:iam::111122223333:role/team/ci/deployer",
+        "arn:aws-us-gov:iam::111122223333:role/deployer",
+    ],
+)
+def test_a_role_arn_is_taken(role: str) -> None:
+    assert doctor.inputs.check_role_arns([role]) == (role,)
+
+
 def test_usage_error_without_json_is_argparses(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         doctor.main([SERVICE])
@@ -886,7 +983,7 @@ def test_a_fault_of_the_doctor_exits_2_not_1(
     def broken(*_: Any) -> None:
         raise KeyError("containers")
 
-    monkeypatch.setattr(doctor._Examination, "run", broken)
+    monkeypatch.setattr(doctor.verdicts, "judge", broken)
     code, out, err = run(capsys, "--json")
     assert code == 2
     document = json.loads(out)
@@ -948,7 +1045,7 @@ def test_known_regions_pass_and_a_far_off_name_gets_no_guess() -> None:
 def test_without_botocores_region_list_any_region_code_is_taken(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(doctor, "known_regions", frozenset)
+    monkeypatch.setattr(doctor.inputs, "known_regions", frozenset)
     assert doctor.check_region_flag("xx-newplace-1") == "xx-newplace-1"
     with pytest.raises(DiagnosisError, match="is not an AWS Region code"):
         doctor.check_region_flag("us-east1")
@@ -959,3 +1056,25 @@ def test_the_console_script_names_itself(monkeypatch: pytest.MonkeyPatch) -> Non
     assert doctor.parser().prog == "lightsail-ecr-doctor"
     monkeypatch.setattr("sys.argv", ["/x/components/doctor.py"])
     assert doctor.parser().prog == "python -m components.doctor"
+
+
+# --- docs/doctor.md says what the command does --------------------------------------------
+
+
+def test_the_doctors_page_holds_its_flags_error_kinds_and_a_real_failure_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "doctor.md").read_text()
+    flags = {
+        option
+        for action in doctor.parser()._actions
+        for option in action.option_strings
+        if option.startswith("--")
+    }
+    assert flags == {"--help", "--region", "--repository", "--image", "--json", "--profile",
+                     "--assume-role"}  # fmt: skip
+    assert all(f"`{flag}" in page for flag in flags)
+    assert all(f"| `{kind}` |" in page for kind in doctor.ERROR_KINDS)
+
+    assert doctor.main([SERVICE, "--region", REGION, "--assume-role", "notanarn"]) == 2
+    assert capsys.readouterr().err.strip() in page

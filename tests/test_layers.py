@@ -7,7 +7,8 @@
     program    the Pulumi side: the provider, the program's end, the shared policy resources
     component  container_service.py, the package's public names (__init__, identity)
     provider   provider/: the package's own provider, which builds the component (Construct)
-    tools      doctor.py: read-only diagnosis, from the rules and AWS alone;
+    tools      doctor/: read-only diagnosis, from the rules and AWS alone (its verdicts,
+               advice and output as pure as the rules: table-tested without AWS);
                policy_pack.py: the organisation's CrossGuard policies, the same way
 
 Read from the source (every import, also those inside functions), not by importing it.
@@ -59,6 +60,8 @@ def layer_of(module: str) -> str:
         return ROOT_MODULES[parts[0]]
     if parts[0] in ("rules", "aws", "program", "provider"):
         return parts[0]
+    if parts[0] == "doctor":
+        return "tools"
     raise AssertionError(f"{module} is in no layer: add it to tests/test_layers.py")
 
 
@@ -126,6 +129,24 @@ def test_the_rules_import_only_the_standard_library_and_each_other(module: str) 
     assert not outside & NOT_PURE, f"{module} imports {sorted(outside & NOT_PURE)}"
     foreign = outside - set(sys.stdlib_module_names) - {"__future__"}
     assert not foreign, f"{module} imports {sorted(foreign)}, which is not pure"
+
+
+# The doctor's modules that judge and print what was read: pure, so that a table of
+# hand-written observations tests every verdict without AWS.
+PURE_DOCTOR = {
+    f"components.doctor.{name}" for name in ("output", "findings", "observed", "advice", "verdicts")
+}
+
+
+@pytest.mark.parametrize("module", sorted(PURE_DOCTOR))
+def test_the_doctors_verdicts_advice_and_output_are_pure(module: str) -> None:
+    inside, outside = GRAPH[module]
+    foreign = outside - set(sys.stdlib_module_names) - {"__future__"}
+    assert not foreign, f"{module} imports {sorted(foreign)}, which is not pure"
+    impure = {
+        target for target in inside if layer_of(target) != "rules" and target not in PURE_DOCTOR
+    }
+    assert not impure, f"{module} imports {sorted(impure)}, which may reach AWS"
 
 
 def test_the_component_never_imports_the_tests_or_the_emulation() -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.rules.policy import SID_PREFIX, describe_statement
+from components.rules.policy import describe_statement
 from components.rules.policy_guard import (
     anonymous_pulls,
     canonical,
@@ -528,17 +528,12 @@ def test_property_a_dropped_statement_is_reported_unless_still_held(
     dropped = document["Statement"][index]
     rest = document["Statement"][:index] + document["Statement"][index + 1 :]
     found = removed_statements(document, {"Statement": rest})
-    # Held: the same statement; or, unless it is a pull grant of this project, the same
-    # permissions under another Sid, or its Sid kept by its owner's edit.
+    # Held: with a Sid, only under that Sid (the generated Sids are unique, so no other
+    # statement has it); without one, the same permissions under any Sid or none.
     sid = dropped.get("Sid")
-    grant = isinstance(sid, str) and sid.startswith(SID_PREFIX)
-    still_held = canonical(dropped) in {canonical(s) for s in rest} or (
-        not grant
-        and (
-            canonical(dropped, with_sid=False) in {canonical(s, with_sid=False) for s in rest}
-            or (bool(sid) and sid in {s.get("Sid") for s in rest})
-        )
-    )
+    still_held = not sid and canonical(dropped, with_sid=False) in {
+        canonical(s, with_sid=False) for s in rest
+    }
     assert found == ([] if still_held else [dropped])
 
 
@@ -554,12 +549,136 @@ def test_property_what_is_removed_comes_from_the_live_document_in_order(
     assert all(canonical(s) not in held for s in found)
 
 
-def test_the_same_permissions_under_another_sid_or_case_are_kept_but_not_a_renamed_grant() -> None:
-    renamed = {**CI_PUSH, "Sid": "PlatformPush", "Action": [a.upper() for a in CI_PUSH["Action"]]}
-    with_sid = {**NO_SID, "Sid": "RootReads"}
-
-    assert removed_statements({"Statement": [CI_PUSH]}, {"Statement": [renamed]}) == []
+def test_a_statement_without_sid_is_kept_by_the_same_permissions_under_a_sid() -> None:
+    with_sid = {**NO_SID, "Sid": "RootReads", "Action": [BATCH.upper()]}
     assert removed_statements({"Statement": [NO_SID]}, {"Statement": [with_sid]}) == []
+
+
+def test_a_renamed_sid_is_gone_even_with_the_same_permissions() -> None:
+    # Its owner finds it by the old Sid: to them it is gone.
+    renamed = {**CI_PUSH, "Sid": "PlatformPush", "Action": [a.upper() for a in CI_PUSH["Action"]]}
+    assert removed_statements({"Statement": [CI_PUSH]}, {"Statement": [renamed]}) == [CI_PUSH]
     # The component finds its grant by Sid, to check it and to revoke it.
     moved = {**GRANT, "Sid": "PullForWeb"}
     assert removed_statements({"Statement": [GRANT]}, {"Statement": [moved]}) == [GRANT]
+
+
+def stack_grant(stack: str, account: str = "111122223333") -> dict[str, Any]:
+    """What a per-stack loop writes: one statement per stack, all for one account."""
+    return {
+        "Sid": f"AllowECRAccess-{stack}",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": [BATCH, LAYER],
+    }
+
+
+PULL = {
+    "Sid": "AllowPull",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"{ROLE}/ci"},
+    "Action": [BATCH, LAYER],
+}
+PUSH = {
+    "Sid": "AllowPush",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"{ROLE}/ci"},
+    "Action": [BATCH, LAYER, "ecr:PutImage"],
+}
+SAME_AS_PULL = {**PULL, "Sid": "AllowPush"}  # another Sid, exactly the same permissions
+
+
+@pytest.mark.parametrize(
+    ("case", "live", "proposed", "gone"),
+    [
+        # A Sid dropped beside another statement that grants the same: reported.
+        (
+            "one of two per-stack statements for one account",
+            doc(stack_grant("prod"), stack_grant("staging")),
+            doc(stack_grant("prod")),
+            ["AllowECRAccess-staging"],
+        ),
+        (
+            "AllowPull beside an AllowPush that grants the same",
+            doc(PULL, SAME_AS_PULL),
+            doc(SAME_AS_PULL),
+            ["AllowPull"],
+        ),
+        (
+            "AllowPull beside an AllowPush that grants more",
+            doc(PULL, PUSH),
+            doc(PUSH),
+            ["AllowPull"],
+        ),
+        ("AllowPull folded into a new AllowPush", doc(PULL), doc(SAME_AS_PULL), ["AllowPull"]),
+        (
+            "a Sid dropped beside its content without a Sid",
+            doc(PULL),
+            doc({k: v for k, v in PULL.items() if k != "Sid"}),
+            ["AllowPull"],
+        ),
+        (
+            "one of two statements that share a Sid",
+            doc(PULL, {**PULL, "Action": "ecr:*"}),
+            doc(PULL),
+            [describe_statement({**PULL, "Action": "ecr:*"})],
+        ),
+        # Reformatted, reordered or edited by its owner under its Sid: kept.
+        (
+            "per-stack statements reordered",
+            doc(stack_grant("prod"), stack_grant("staging")),
+            doc(stack_grant("staging"), stack_grant("prod")),
+            [],
+        ),
+        (
+            "per-stack statements reformatted",
+            doc(stack_grant("prod"), stack_grant("staging")),
+            doc(
+                *(
+                    {
+                        **stack_grant(s),
+                        "Action": [LAYER.upper(), BATCH],
+                        "Principal": {"AWS": [stack_grant(s)["Principal"]["AWS"]]},
+                    }
+                    for s in ("staging", "prod")
+                )
+            ),
+            [],
+        ),
+        (
+            "AllowPull edited by its owner",
+            doc(PULL, SAME_AS_PULL),
+            doc({**PULL, "Action": BATCH}, SAME_AS_PULL),
+            [],
+        ),
+        (
+            "both statements that share a Sid, reordered",
+            doc(PULL, {**PULL, "Action": "ecr:*"}),
+            doc({**PULL, "Action": "ecr:*"}, PULL),
+            [],
+        ),
+        # Without a Sid only the meaning counts, wherever it is held.
+        (
+            "a statement without Sid held by one with a Sid",
+            doc(NO_SID),
+            doc({**NO_SID, "Sid": "RootReads"}),
+            [],
+        ),
+        (
+            "a statement without Sid reformatted",
+            doc(NO_SID),
+            doc({**NO_SID, "Action": [BATCH]}),
+            [],
+        ),
+        (
+            "a statement without Sid changed",
+            doc(NO_SID),
+            doc({**NO_SID, "Action": LAYER}),
+            [describe_statement(NO_SID)],
+        ),
+    ],
+)
+def test_every_live_sid_a_document_drops_is_reported(
+    case: str, live: dict[str, Any], proposed: dict[str, Any], gone: list[str]
+) -> None:
+    assert removed(live, proposed) == gone, case

@@ -310,6 +310,51 @@ def test_a_pull_grant_of_a_service_declared_after_the_policy_is_reported(
     assert "declare it before this policy so that the pack sees it" in message
 
 
+def per_stack(stack: str) -> dict[str, Any]:
+    """What a per-stack loop writes: one statement per stack, both for one account."""
+    return {
+        "Sid": f"AllowECRAccess-{stack}",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "proposed", "gone"),
+    [
+        ("one per-stack statement dropped", doc(per_stack("prod")), "AllowECRAccess-staging"),
+        (
+            "renamed, the same permissions",
+            doc(per_stack("prod"), {**per_stack("staging"), "Sid": "AllowECRAccess"}),
+            "AllowECRAccess-staging",
+        ),
+    ],
+)
+def test_a_sid_dropped_beside_one_that_grants_the_same_is_reported(
+    live: Callable[..., None], case: str, proposed: dict[str, Any], gone: str
+) -> None:
+    """The other Sid's owner may revoke theirs later: then nothing grants the account."""
+    live(per_stack("prod"), per_stack("staging"))
+
+    (message,) = validate(KEEPS_LIVE_STATEMENTS, policy_args(proposed))
+
+    assert "would remove 1 statement(s)" in message, case
+    assert f": {gone}. Fix:" in message, case
+
+
+def test_per_stack_statements_reordered_and_reformatted_are_not_reported(
+    live: Callable[..., None],
+) -> None:
+    live(per_stack("prod"), per_stack("staging"))
+    reformatted = [
+        {**per_stack(stack), "Action": ["ECR:GetDownloadUrlForLayer", "ecr:BatchGetImage"]}
+        for stack in ("staging", "prod")
+    ]
+
+    assert validate(KEEPS_LIVE_STATEMENTS, policy_args(doc(*reformatted))) == []
+
+
 # --- repository-policy-keeps-live-statements: what must not be reported ----------------
 
 

@@ -42,30 +42,57 @@ def removed_statements(
 ) -> list[Statement]:
     """The live statements that ``proposed`` would no longer hold, in the live order.
 
-    A live statement is kept when the proposed document holds a statement that grants or
-    denies the same, as IAM reads it (a string or a one-element list, any order, actions
-    in any case), whatever its Sid. A statement with a Sid is also kept when the proposed
-    document has a statement with that Sid: its owner may edit it. A pull grant of this
-    project (``AllowLightsailPull-*``) is kept only exactly, Sid included: the component
-    finds it by its Sid to check and revoke it, and a changed grant may not let the
-    service pull.
+    A statement with a Sid is kept only when the proposed document still holds that Sid,
+    whatever else grants the same: writers own their statement by its Sid (this
+    component does, and so do per-stack loops that write ``Allow...-<stack>``), and they
+    check, edit and revoke it by that Sid. A statement dropped because another one grants
+    the same today loses its access when the other one's owner revokes theirs. The
+    owner may edit a statement under its Sid, reformatted or changed; a pull grant of
+    this project (``AllowLightsailPull-*``) is kept only exactly, because a changed grant
+    may not let the service pull. When several live statements share a Sid, the proposed
+    document must hold as many.
+
+    A statement without a Sid has no owner to name it, so only its meaning counts: it is
+    kept when a proposed statement grants or denies the same, as IAM reads it (a string
+    or a one-element list, any order, actions in any case), with or without a Sid.
     """
     held = statements_of(proposed)
-    held_forms = {canonical(s) for s in held}
     held_content = {canonical(s, with_sid=False) for s in held}
-    held_sids = {s.get("Sid") for s in held if isinstance(s.get("Sid"), str) and s.get("Sid")}
+    # Per Sid, the proposed statements that may still keep a live one of that Sid.
+    unclaimed: dict[str, list[str]] = {}
+    for statement in held:
+        sid = _sid(statement)
+        if sid:
+            unclaimed.setdefault(sid, []).append(canonical(statement))
+    live_statements = statements_of(live)
+    kept: set[int] = set()
+    # Exact matches first, so that an edit never takes the place of an unchanged one.
+    for position, statement in enumerate(live_statements):
+        forms = unclaimed.get(_sid(statement) or "", [])
+        if canonical(statement) in forms:
+            forms.remove(canonical(statement))
+            kept.add(position)
     removed = []
-    for statement in statements_of(live):
-        sid = statement.get("Sid")
-        grant = isinstance(sid, str) and sid.startswith(SID_PREFIX)
-        if canonical(statement) in held_forms:
+    for position, statement in enumerate(live_statements):
+        if position in kept:
             continue
-        if not grant and canonical(statement, with_sid=False) in held_content:
+        sid = _sid(statement)
+        if not sid:
+            if canonical(statement, with_sid=False) not in held_content:
+                removed.append(statement)
             continue
-        if isinstance(sid, str) and sid in held_sids and not grant:
+        forms = unclaimed.get(sid, [])
+        if forms and not sid.startswith(SID_PREFIX):
+            forms.pop(0)  # the owner's edit of this statement
             continue
         removed.append(statement)
     return removed
+
+
+def _sid(statement: Mapping[str, Any]) -> str | None:
+    """The statement's Sid; None when it has none (an empty Sid names nothing)."""
+    sid = statement.get("Sid")
+    return sid if isinstance(sid, str) and sid else None
 
 
 def canonical(statement: Mapping[str, Any], with_sid: bool = True) -> str:
