@@ -7,7 +7,7 @@ Pulumi.example.yaml for a filled-in stack); the Region is the provider's `aws:re
 import pulumi
 
 from components import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
-from components.program.stack_config import check_project_config
+from components.program.stack_config import check_project_config, stack_value
 
 # Every key this program reads (Pulumi.yaml declares the typed ones and documents the
 # object-valued ones): any other key of the project is a typo, refused before any write.
@@ -25,19 +25,20 @@ KEYS = (
 check_project_config(KEYS, required="serviceName")
 
 config = pulumi.Config()
+# Each value as the stack's YAML wrote it: the component checks it and names the key.
 args: PrivateEcrContainerServiceArgs = {
     "service_name": config.require("serviceName"),
     "region": pulumi.Config("aws").require("region"),
-    "power": config.get("power", "nano"),
-    "scale": config.get_int("scale", 1),
-    "repositories": config.get_object("repositories") or [],
-    "private_registry_access": config.get_bool("privateRegistryAccess", True),
-    "tags": config.get_object("tags") or {},
-    "containers": config.get_object("containers") or [],
-    "adopt_existing_service": config.get_bool("adoptExistingService", False),
+    "power": stack_value("power", "nano"),
+    "scale": stack_value("scale", 1),
+    "repositories": stack_value("repositories", []),
+    "private_registry_access": stack_value("privateRegistryAccess", True),
+    "tags": stack_value("tags", {}),
+    "containers": stack_value("containers", []),
+    "adopt_existing_service": stack_value("adoptExistingService", False),
 }
-endpoint = config.get_object("publicEndpoint")
-if endpoint:
+endpoint = stack_value("publicEndpoint", None)
+if endpoint is not None:
     args["public_endpoint"] = endpoint
 
 service = PrivateEcrContainerService(args["service_name"], args)

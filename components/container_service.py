@@ -166,7 +166,8 @@ class PrivateEcrContainerService(pulumi.ComponentResource):
             power=inputs.power,
             scale=inputs.scale,
             region=inputs.region,
-            tags=args.get("tags"),
+            # Checked: numbers and booleans as the text a YAML user meant.
+            tags=inputs.tags,
             # Honoured only when the service is created; afterwards the puller role
             # resource below keeps the role as asked, so the provider's view of it is
             # ignored (it would otherwise show a change it can never make).

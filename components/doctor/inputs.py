@@ -4,19 +4,16 @@ kind ``input`` or ``region`` that names the flag and what it takes."""
 
 from __future__ import annotations
 
-import difflib
-import functools
 import re
 from collections.abc import Sequence
 
-import botocore.session
-
+from ..aws.regions import known_regions
 from ..rules.errors import ConfigurationError
+from ..rules.regions import is_known, nearest_region, why_unknown
 from ..rules.repository import ImageRef, RepositoryRef, parse_image, parse_repository
 from ..rules.validation import check_service_name
 from .findings import BAD_INPUT, BAD_REGION, DiagnosisError
 
-_REGION_CODE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 # An IAM role ARN, with an optional path: what STS AssumeRole takes. ASCII only, whole.
 _ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+")
 ROLE_ARN_FORM = "arn:aws:iam::<12-digit account>:role/<name>"
@@ -62,36 +59,14 @@ def check_region_flag(region: str) -> str:
     the flag.) A Region newer than the installed botocore is unknown to it: the message
     says to upgrade boto3 then."""
     known = known_regions()
-    well_formed = _REGION_CODE.fullmatch(region) is not None
-    if well_formed and (not known or region in known):
+    if is_known(region, known):
         return region
-    closest = difflib.get_close_matches(region, sorted(known), n=1)
-    if well_formed:
-        what = (
-            "is not an AWS Region: botocore knows none of that name (if it is a Region "
-            "newer than your boto3, upgrade boto3)"
-        )
-    else:
-        what = "is not an AWS Region code (a Region code is like us-east-1)"
+    closest = nearest_region(region, known)
+    what = why_unknown(region)
     fix = (
-        f"did you mean {closest[0]}? Run the doctor again with --region {closest[0]}"
+        f"did you mean {closest}? Run the doctor again with --region {closest}"
         if closest
         else "run the doctor again with --region set to the service's Region (`aws "
         "lightsail get-regions` lists them)"
     )
     raise DiagnosisError(f"--region {region!r} {what}; {fix}", BAD_REGION)
-
-
-@functools.cache
-def known_regions() -> frozenset[str]:
-    """Every Region of every partition in botocore's endpoint data (read offline); empty
-    when that cannot be read, and then any well-formed Region code is taken."""
-    try:
-        session = botocore.session.Session()
-        return frozenset(
-            region
-            for partition in session.get_available_partitions()
-            for region in session.get_available_regions("ec2", partition_name=partition)
-        )
-    except Exception:
-        return frozenset()

@@ -1,6 +1,7 @@
 """What one component will declare, decided before anything registers.
 
-``check_inputs`` turns the arguments into checked values (pure); ``plan_service`` reads
+``check_inputs`` turns the arguments into checked values (reading no AWS; every bad
+one is named at once); ``plan_service`` reads
 what it must (the repositories, their policies, the images, an adopted service) and
 declares the grants on the program's shared repository policies. Its result is exactly
 what `pulumi preview` shows: every later step only declares resources from it, and a
@@ -9,21 +10,44 @@ bad input or a document ECR would refuse stops the run here, before anything reg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from ..aws.identity import AwsIdentity
 from ..aws.puller_role import DEFAULT_TIMEOUT_SECONDS
+from ..aws.regions import known_regions
 from ..rules import deployment, validation
+from ..rules.errors import ConfigurationError, InputErrors
 from ..rules.repository import (
     RepositoryRef,
     image_uri_prefix,
     parse_repositories,
     repository_arn,
 )
+from ..rules.stack_config import closest
 from .aws_provider import stack_default_tags
 from .repository_policies import PlannedGrant, RepositoryEntry, RepositoryPolicyBook
+
+T = TypeVar("T")
+
+
+ARGUMENTS = (
+    "service_name",
+    "region",
+    "repositories",
+    "power",
+    "scale",
+    "private_registry_access",
+    "tags",
+    "containers",
+    "public_endpoint",
+    "puller_role_timeout_seconds",
+    "adopt_existing_service",
+    "aws_identity",
+)
+"""Every argument of the component (``PrivateEcrContainerServiceArgs``); any other key is
+a slip, refused rather than ignored."""
 
 
 @dataclass(frozen=True)
@@ -38,28 +62,124 @@ class ServiceInputs:
     adopt: bool
     refs: list[RepositoryRef]
     timeout: float
+    tags: Any = None
+    """The service's tags, numbers and booleans as their text (or an Output, as given)."""
+    containers: list[dict[str, Any]] = field(default_factory=list)
+    """Each container, checked (``deployment.check_containers``)."""
+    public_endpoint: dict[str, Any] | None = None
+
+
+class _Findings:
+    """The errors found so far: every argument is checked, so that one run names every
+    input to fix, not only the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigurationError] = []
+
+    def check(self, key: str, check: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return check(*args)
+        except ConfigurationError as exc:
+            self.errors.append(exc.within(key))
+            return None
+
+    def raise_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise InputErrors(self.errors)
 
 
 def check_inputs(args: Mapping[str, Any]) -> ServiceInputs:
-    """Check every plain argument; the first bad one raises ConfigurationError."""
-    return ServiceInputs(
-        service_name=validation.check_service_name(args.get("service_name")),
-        region=validation.check_region(args.get("region")),
-        power=validation.check_power(args.get("power", "nano")),
-        scale=validation.check_scale(args.get("scale", 1)),
-        access=validation.check_bool(
-            args.get("private_registry_access", True), "privateRegistryAccess"
-        ),
-        adopt=validation.check_bool(
-            args.get("adopt_existing_service", False), "adoptExistingService"
-        ),
-        refs=parse_repositories(
-            validation.check_list(args.get("repositories"), "repositories", "['team/app']")
-        ),
-        timeout=validation.check_timeout(
-            args.get("puller_role_timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
-        ),
+    """Check every argument, before anything is read or written; raise ConfigurationError
+    naming the bad one (InputErrors when several are bad). Reads no AWS: the Regions come
+    from botocore's own data."""
+    found = _Findings()
+    unknown = sorted(set(args) - set(ARGUMENTS))
+    for key in unknown:
+        near = closest(key, ARGUMENTS)
+        found.errors.append(
+            ConfigurationError(
+                f"{key!r} is not an argument of PrivateEcrContainerService: "
+                + (f"did you mean {near!r}? " if near else "")
+                + "its arguments are "
+                + ", ".join(ARGUMENTS),
+                path=(key,),
+            )
+        )
+    service_name = found.check(
+        "service_name", validation.check_service_name, args.get("service_name")
     )
+    region = found.check("region", validation.check_region, args.get("region"), known_regions())
+    power = found.check("power", validation.check_power, args.get("power", "nano"))
+    scale = found.check("scale", validation.check_scale, args.get("scale", 1))
+    access = found.check(
+        "private_registry_access",
+        validation.check_bool,
+        args.get("private_registry_access", True),
+        "privateRegistryAccess",
+        ("private_registry_access",),
+    )
+    adopt = found.check(
+        "adopt_existing_service",
+        validation.check_bool,
+        args.get("adopt_existing_service", False),
+        "adoptExistingService",
+        ("adopt_existing_service",),
+    )
+    refs = found.check("repositories", _check_repositories, args.get("repositories"))
+    timeout = found.check(
+        "puller_role_timeout_seconds",
+        validation.check_timeout,
+        args.get("puller_role_timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+    )
+    tags = found.check("tags", validation.check_tags, args.get("tags"))
+    if adopt and tags is not None:
+        found.check("tags", validation.check_plain_tags, tags)
+    # Which repositories a container may use is judged only when they are known.
+    granted: set[str] | None = None
+    if refs is not None and access is not None:
+        granted = {n for ref in refs for n in (ref.given, ref.name)} if access else set()
+    containers = found.check(
+        "containers", deployment.check_containers, args.get("containers"), granted
+    )
+    endpoint = args.get("public_endpoint")
+    public_endpoint = None
+    if endpoint is not None and containers is not None:
+        if not containers:
+            found.errors.append(
+                ConfigurationError(
+                    "publicEndpoint is set but `containers` is empty; list the containers "
+                    "to deploy, or remove publicEndpoint",
+                    path=("public_endpoint",),
+                )
+            )
+        else:
+            public_endpoint = found.check(
+                "public_endpoint", deployment.public_endpoint_args, endpoint, containers
+            )
+    found.raise_any()
+    return ServiceInputs(
+        service_name=cast(str, service_name),
+        region=cast(str, region),
+        power=cast(str, power),
+        scale=cast(int, scale),
+        access=cast(bool, access),
+        adopt=cast(bool, adopt),
+        refs=cast(list[RepositoryRef], refs),
+        timeout=cast(float, timeout),
+        tags=tags,
+        containers=cast(list[dict[str, Any]], containers),
+        public_endpoint=public_endpoint,
+    )
+
+
+def _check_repositories(value: Any) -> list[RepositoryRef]:
+    listed = validation.check_list(value, "repositories", "['team/app']", ("repositories",))
+    try:
+        return parse_repositories(listed)
+    except ConfigurationError as exc:
+        raise exc.within("repositories") from None
 
 
 @dataclass
@@ -90,12 +210,9 @@ def plan_service(
     apply to it."""
     region = inputs.region
     # An adopted service is compared with the stack by the AdoptionCheck resource, and
-    # only while it is imported; here only its goal's tags must be plain values.
+    # only while it is imported; its goal's tags were checked to be plain values.
     adopted_tags = (
-        {
-            **({} if own_provider else stack_default_tags()),
-            **validation.check_plain_tags(args.get("tags")),
-        }
+        {**({} if own_provider else stack_default_tags()), **(inputs.tags or {})}
         if inputs.adopt
         else None
     )
@@ -106,7 +223,7 @@ def plan_service(
     if inputs.access:
         # The images a deployment will pull are looked up with the policies.
         entries = book.repositories(
-            refs, region, identity, deployment.wanted_tags(args.get("containers"), names)
+            refs, region, identity, deployment.wanted_tags(inputs.containers, names)
         )
         prefixes = {entry.name: entry.uri_prefix for entry in entries}
         repository_arns = [entry.arn for entry in entries]
@@ -121,25 +238,14 @@ def plan_service(
         repository_arns = [repository_arn(region, account, ref.name) for ref in refs]
 
     by_reference = {written: prefixes[name] for written, name in names.items()}
-    containers = deployment.container_args(
-        validation.check_list(
-            args.get("containers"), "containers", "[{name: api, repository: team/app, tag: '1.0'}]"
-        ),
-        by_reference if inputs.access else {},
-    )
+    containers = deployment.deployment_args(inputs.containers, by_reference)
     if containers:
         deployment.check_images_exist(
-            list(args.get("containers") or []),
+            inputs.containers,
             names,
             {e.name: (e.images.missing, e.images.newest, e.arn) for e in entries},
         )
-    endpoint = args.get("public_endpoint")
-    if endpoint and not containers:
-        raise validation.ConfigurationError(
-            "publicEndpoint is set but `containers` is empty; list the containers to "
-            "deploy, or remove publicEndpoint"
-        )
-    public_endpoint = deployment.public_endpoint_args(endpoint, containers) if endpoint else None
+    public_endpoint = inputs.public_endpoint
 
     # Declared last: a document ECR would refuse stops the run here too.
     grants = [(entry, book.declare(entry, inputs.service_name)) for entry in entries]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
+from typing import Any
 
 import pulumi
 
@@ -38,3 +40,21 @@ def check_project_config(declared: Collection[str], required: str) -> None:
         )
         return
     check_config_keys(project, keys, declared)
+
+
+def stack_value(key: str, default: Any) -> Any:
+    """A key of this project's stack configuration as the YAML wrote it: a number, a
+    boolean, a list or a map when its text reads as JSON (as Pulumi hands them over),
+    else the text itself; ``default`` when it is not set.
+
+    The component's own checks then judge it and name the key with what it takes, the
+    same words a Python program's arguments get (Pulumi's typed getters would refuse
+    `repositories: team/app` as "not a valid 'JSON object'").
+    """
+    text = pulumi.Config().get(key)
+    if text is None:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from pulumi.errors import InputPropertiesError, InputPropertyError
+from pulumi.errors import InputPropertiesError, InputPropertyError, InputPropertyErrorDetails
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import ConstructRequest, ConstructResponse
 from pulumi.runtime import rpc
@@ -22,7 +23,7 @@ from pulumi.runtime import rpc
 from ..aws.identity import AwsIdentity
 from ..container_service import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
 from ..program.program_end import CONSTRUCTING
-from ..rules.errors import ConfigurationError
+from ..rules.errors import ConfigurationError, InputErrors, Path
 from .values import is_unknown, plain
 
 INPUTS = {
@@ -145,10 +146,7 @@ async def construct(request: ConstructRequest) -> ConstructResponse:
     try:
         component = PrivateEcrContainerService(request.name, args, request.options)
     except ConfigurationError as exc:
-        key = _key_named_in(str(exc))
-        if not key:
-            raise InputPropertiesError(str(exc)) from None
-        raise InputPropertyError(key, str(exc)) from None
+        raise input_error(exc) from None
     finally:
         CONSTRUCTING.reset(token)
     urn = await component.urn.future()
@@ -156,16 +154,41 @@ async def construct(request: ConstructRequest) -> ConstructResponse:
     return ConstructResponse(urn=str(urn), state=state, state_dependencies={})
 
 
-def _key_named_in(message: str) -> str:
-    """The schema key an error of the component's checks is about (its first mention),
-    so that the CLI shows which input to fix; "" when none is named."""
-    positions = {
-        key: message.find(name)
-        for key, arg in INPUTS.items()
-        for name in (key, arg)
-        if name in message
-    }
-    return min(positions, key=lambda k: positions[k]) if positions else ""
+def input_error(error: ConfigurationError) -> Exception:
+    """The error the engine shows for inputs the component's checks refused: each put on
+    the schema's key it is about (``containers[0].command``), from the path the check
+    gave, several at once when several inputs are wrong."""
+    problems = error.errors if isinstance(error, InputErrors) else [error]
+    located = [(schema_path(problem.path), str(problem)) for problem in problems]
+    if len(located) == 1 and located[0][0]:
+        return InputPropertyError(*located[0])
+    details: list[InputPropertyErrorDetails] = [
+        {"property_path": path, "reason": reason} for path, reason in located if path
+    ]
+    return InputPropertiesError(str(error), details or None)
+
+
+_SCHEMA_KEYS = {argument: key for key, argument in INPUTS.items()}
+_ENDPOINT_SCHEMA_KEYS = {field: key for key, field in _ENDPOINT_KEYS.items()}
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def schema_path(path: Path) -> str:
+    """A component argument's path as a property path of the schema: the schema's key
+    (camelCase), then ``[index]``, ``.field``, or ``["key"]`` for a map key that is no
+    plain name (a tag ``cost-center``). "" for no path."""
+    if not path:
+        return ""
+    head, *rest = path
+    text = _SCHEMA_KEYS.get(str(head), str(head))
+    for part in rest:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        if head == "public_endpoint":
+            part = _ENDPOINT_SCHEMA_KEYS.get(part, part)
+        text += f".{part}" if _PLAIN_KEY.fullmatch(part) else f"[{json.dumps(part)}]"
+    return text
 
 
 async def _state_of(component: PrivateEcrContainerService) -> dict[str, PropertyValue]:

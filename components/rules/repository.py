@@ -104,13 +104,18 @@ def parse_repositories(references: Iterable[object]) -> list[RepositoryRef]:
     """Parse the whole list; the same repository twice (in any form) is an error."""
     parsed: list[RepositoryRef] = []
     by_name: dict[str, RepositoryRef] = {}
-    for reference in references:
-        ref = parse_repository(reference)
+    for index, reference in enumerate(references):
+        try:
+            ref = parse_repository(reference)
+        except ConfigurationError as exc:
+            # The entry is named as the input it is: the component's `repositories`.
+            raise ConfigurationError(f"repositories: {exc}", path=("repositories", index)) from None
         earlier = by_name.get(ref.name)
         if earlier is not None:
             raise ConfigurationError(
-                f"repository {ref.name!r} is listed twice ({earlier.given!r} and "
-                f"{ref.given!r}); list each repository once"
+                f"repositories: repository {ref.name!r} is listed twice ({earlier.given!r} "
+                f"and {ref.given!r}); list each repository once",
+                path=("repositories", index),
             )
         by_name[ref.name] = ref
         parsed.append(ref)

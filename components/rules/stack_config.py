@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterable
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, Path
 
 CONTAINER_FIELDS = ("name", "repository", "tag", "ports", "environment", "command")
 PUBLIC_ENDPOINT_FIELDS = ("container", "port", "health_check_path")
@@ -54,12 +54,14 @@ def check_config_keys(project: str, keys: Iterable[str], declared: Collection[st
     )
 
 
-def check_fields(fields: Iterable[str], known: Collection[str], what: str) -> None:
-    """Refuse a field of an object (``what``: "container 'web'") that it does not have."""
+def check_fields(fields: Iterable[str], known: Collection[str], what: str, path: Path = ()) -> None:
+    """Refuse a field of an object (``what``: "container 'web'", at ``path``) that it does
+    not have."""
     unknown = [f for f in fields if f not in known]
     if unknown:
         field = unknown[0]
         raise ConfigurationError(
             f"{what} has no field {field!r}: {_suggestion(field, known)}its fields are "
-            + ", ".join(known)
+            + ", ".join(known),
+            path=(*path, field),
         )
