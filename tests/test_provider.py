@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from pulumi.errors import InputPropertyError
+from pulumi.errors import InputPropertiesError, InputPropertyError
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import ConfigureRequest, CreateRequest
 
@@ -19,6 +19,7 @@ from components.provider import component_io, schema
 from components.provider.plugin import LightsailEcrProvider, _worker
 from components.provider.values import WIRE_UNKNOWN, property_value
 from components.rules import type_tokens
+from components.rules.errors import ConfigurationError, InputErrors
 from tests.conftest import ROOT, run_coroutine
 
 
@@ -76,11 +77,58 @@ def test_an_input_the_component_cannot_take_is_named_before_anything_is_built(
     assert words in raised.value.reason
 
 
-def test_an_error_of_the_components_checks_is_put_on_the_key_it_names() -> None:
-    message = "serviceName 'Web_App' is not a valid Lightsail container service name"
-    assert component_io._key_named_in(message) == "serviceName"
-    assert component_io._key_named_in("scale 40 is out of range") == "scale"
-    assert component_io._key_named_in("nothing of ours") == ""
+@pytest.mark.parametrize(
+    ("path", "schema_key"),
+    [
+        (("service_name",), "serviceName"),
+        (("containers", 0, "command"), "containers[0].command"),
+        (("containers", 1, "environment", "LOG_LEVEL"), "containers[1].environment.LOG_LEVEL"),
+        (("public_endpoint", "health_check_path"), "publicEndpoint.healthCheckPath"),
+        (("tags", "cost-center"), 'tags["cost-center"]'),
+        (("puller_role_timeout_seconds",), "pullerRoleTimeoutSeconds"),
+        ((), ""),
+    ],
+)
+def test_an_inputs_path_is_spelt_as_the_schema_spells_it(
+    path: tuple[str | int, ...], schema_key: str
+) -> None:
+    assert component_io.schema_path(path) == schema_key
+
+
+def test_an_error_of_the_components_checks_is_put_on_the_key_its_path_names() -> None:
+    # The sentence names `repository` (not the schema's `repositories`), and `scale`
+    # elsewhere: only the path says which input it is.
+    error = ConfigurationError(
+        "repositories: repository 5 is not a repository reference (scale aside)",
+        path=("repositories", 2),
+    )
+    raised = component_io.input_error(error)
+    assert isinstance(raised, InputPropertyError)
+    assert raised.property_path == "repositories[2]"
+    assert raised.reason == str(error)
+
+
+def test_several_bad_inputs_are_each_put_on_their_key() -> None:
+    errors = [
+        ConfigurationError("scale 40 is out of range", path=("scale",)),
+        ConfigurationError("`command` must be a list", path=("containers", 0, "command")),
+        ConfigurationError("something of no input"),
+    ]
+    raised = component_io.input_error(InputErrors(errors))
+    assert isinstance(raised, InputPropertiesError)
+    assert raised.errors == [
+        {"property_path": "scale", "reason": "scale 40 is out of range"},
+        {"property_path": "containers[0].command", "reason": "`command` must be a list"},
+    ]
+    # Nothing is lost: the message holds all three, the one with no key too.
+    assert "3 inputs cannot be used" in raised.message
+    assert "something of no input" in raised.message
+
+
+def test_an_error_of_no_input_is_said_as_it_is() -> None:
+    raised = component_io.input_error(ConfigurationError("the account differs"))
+    assert isinstance(raised, InputPropertiesError)
+    assert raised.message == "the account differs" and raised.errors is None
 
 
 def test_each_resource_is_served_by_the_dynamic_hosts_class_of_the_same_resource() -> None:

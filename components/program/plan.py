@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from ..aws.identity import AwsIdentity
+from ..aws.identity import AwsIdentity, check_identity
 from ..aws.puller_role import DEFAULT_TIMEOUT_SECONDS
 from ..aws.regions import known_regions
 from ..rules import deployment, validation
@@ -127,12 +127,14 @@ def check_inputs(args: Mapping[str, Any]) -> ServiceInputs:
         "adoptExistingService",
         ("adopt_existing_service",),
     )
-    refs = found.check("repositories", _check_repositories, args.get("repositories"))
+    refs = found.check("repositories", _check_repositories, args.get("repositories"), region)
     timeout = found.check(
         "puller_role_timeout_seconds",
         validation.check_timeout,
         args.get("puller_role_timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
     )
+    if args.get("aws_identity") is not None:
+        found.check("aws_identity", check_identity, args["aws_identity"])
     tags = found.check("tags", validation.check_tags, args.get("tags"))
     if adopt and tags is not None:
         found.check("tags", validation.check_plain_tags, tags)
@@ -174,12 +176,17 @@ def check_inputs(args: Mapping[str, Any]) -> ServiceInputs:
     )
 
 
-def _check_repositories(value: Any) -> list[RepositoryRef]:
+def _check_repositories(value: Any, region: str | None) -> list[RepositoryRef]:
+    """The list, each entry a reference, none twice, and (when the Region is good) none
+    that says it is in another Region: Lightsail could never pull from it."""
     listed = validation.check_list(value, "repositories", "['team/app']", ("repositories",))
-    try:
-        return parse_repositories(listed)
-    except ConfigurationError as exc:
-        raise exc.within("repositories") from None
+    refs = parse_repositories(listed)
+    for index, ref in enumerate(refs if region is not None else []):
+        try:
+            ref.check_location(cast(str, region), None)  # the account: once AWS is asked
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"repositories: {exc}", path=("repositories", index)) from None
+    return refs
 
 
 @dataclass

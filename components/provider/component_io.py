@@ -24,6 +24,7 @@ from ..aws.identity import AwsIdentity
 from ..container_service import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
 from ..program.program_end import CONSTRUCTING
 from ..rules.errors import ConfigurationError, InputErrors, Path
+from ..rules.stack_config import closest
 from .values import is_unknown, plain
 
 INPUTS = {
@@ -63,8 +64,12 @@ def component_args(
     ``aws:region``, taken when ``region`` is not given."""
     unknown = sorted(set(inputs) - set(INPUTS))
     if unknown:
+        near = closest(unknown[0], INPUTS)
         raise InputPropertyError(
-            unknown[0], f"not an input of PrivateEcrContainerService; it takes {', '.join(INPUTS)}"
+            unknown[0],
+            "not an input of PrivateEcrContainerService; "
+            + (f"did you mean {near!r}? " if near else "")
+            + f"it takes {', '.join(INPUTS)}",
         )
     args: dict[str, Any] = {}
     for key, value in inputs.items():
