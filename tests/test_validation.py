@@ -135,3 +135,25 @@ def test_invalid_region_codes_are_refused_with_how_to_set_one(region: Any) -> No
     message = refusal(check_region, region)
     assert repr(region) in message
     assert "pulumi config set aws:region" in message
+
+
+KNOWN = frozenset({"us-east-1", "us-east-2", "eu-west-1", "ap-southeast-2"})
+
+
+def test_a_mistyped_region_is_answered_with_the_nearest_known_one() -> None:
+    message = refusal(check_region, "us-easty-1", KNOWN)
+    assert "'us-easty-1' is not an AWS Region: botocore knows none of that name" in message
+    assert "did you mean us-east-1? Set it with `pulumi config set aws:region us-east-1`" in message
+
+
+def test_a_region_like_none_known_gets_no_guess() -> None:
+    message = refusal(check_region, "xx-nowhere-9", KNOWN)
+    assert "did you mean" not in message
+    assert "pulumi config set aws:region us-east-1" in message
+
+
+def test_known_regions_pass_and_with_none_known_any_well_formed_code_does() -> None:
+    assert check_region("ap-southeast-2", KNOWN) == "ap-southeast-2"
+    # botocore's data unreadable: a Region newer than it must not be refused.
+    assert check_region("xx-newplace-1", frozenset()) == "xx-newplace-1"
+    assert "not an AWS Region code" in refusal(check_region, "us-east1", frozenset())

@@ -265,20 +265,19 @@ def public_endpoint_args(endpoint: Any, containers: Sequence[Mapping[str, Any]])
     }
 
 
-def wanted_tags(containers: object, repository_names: Mapping[str, str]) -> dict[str, set[str]]:
-    """The image tags the containers will pull, by repository name, for the image check.
+def wanted_tags(
+    containers: Sequence[Mapping[str, Any]], repository_names: Mapping[str, str]
+) -> dict[str, set[str]]:
+    """The image tags the containers (as ``check_containers`` passed them) will pull, by
+    repository name, for the image check.
 
     ``repository_names`` maps each way a granted repository may be written to its name.
-    Entries that are not well formed are skipped here: ``container_args`` refuses them.
     """
     wanted: dict[str, set[str]] = {}
-    for spec in containers if isinstance(containers, list) else []:
-        if not isinstance(spec, Mapping):
-            continue
-        name = repository_names.get(str(spec.get("repository")))
-        tag = spec.get("tag")
-        if name is not None and isinstance(tag, str | int) and _TAG.fullmatch(str(tag)):
-            wanted.setdefault(name, set()).add(str(tag))
+    for spec in containers:
+        name = repository_names.get(str(spec["repository"]))
+        if name is not None:
+            wanted.setdefault(name, set()).add(str(spec["tag"]))
     return wanted
 
 

@@ -47,7 +47,7 @@ def check_scale(scale: Any) -> int:
         or not (MIN_SCALE <= scale <= MAX_SCALE)
     ):
         raise ConfigurationError(
-            f"scale {scale!r} is not a number of nodes: a Lightsail container service runs "
+            f"scale {scale!r} cannot be used: a Lightsail container service runs "
             f"{MIN_SCALE} to {MAX_SCALE} nodes; give a whole number in that range",
             path=("scale",),
         )
