@@ -1,11 +1,11 @@
 """What one component will declare, decided before anything registers.
 
-``check_inputs`` turns the arguments into checked values (reading no AWS; every bad
-one is named at once); ``plan_service`` reads
-what it must (the repositories, their policies, the images, an adopted service) and
-declares the grants on the program's shared repository policies. Its result is exactly
-what `pulumi preview` shows: every later step only declares resources from it, and a
-bad input or a document ECR would refuse stops the run here, before anything registers.
+``check_inputs`` turns the arguments into checked values (reading no AWS, naming every
+bad one at once); ``plan_service`` reads what it must (the repositories, their policies,
+the images, an adopted service) and declares the grants on the program's shared
+repository policies. Its result is exactly what `pulumi preview` shows: every later step
+only declares resources from it, and a bad input or a document ECR would refuse stops
+the run here, before anything registers.
 """
 
 from __future__ import annotations
