@@ -180,8 +180,8 @@ COMPONENT = [
     Row("publicEndpoint.port", endpoint(port=9000), ("public_endpoint", "port"), "publicEndpoint.port", "port", "does not open port 9000"),
     Row("publicEndpoint.health_check_path", endpoint(health_check_path="healthz"), ("public_endpoint", "health_check_path"), "publicEndpoint.healthCheckPath", "health_check_path", "starting with '/'"),
     Row("publicEndpoint.health_check_path", endpoint(health_check_path=5), ("public_endpoint", "health_check_path"), "publicEndpoint.healthCheckPath", "health_check_path", "a number"),
-    # --- Python only ----------------------------------------------------------------
-    Row("aws_identity", {"aws_identity": "prod"}, ("aws_identity",), None, "aws_identity", "AwsIdentity(profile='prod')"),
+    # --- how to reach AWS, and keys the component does not take ----------------------
+    Row("aws_identity", {"aws_identity": "prod"}, ("aws_identity",), "awsIdentity", "aws_identity", "'prod'"),
     Row("(any other key)", {"servicename": "web"}, ("servicename",), "servicename", "servicename", "did you mean"),
 ]  # fmt: skip
 
