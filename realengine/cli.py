@@ -1,8 +1,12 @@
 """A real Pulumi CLI directory for the tests: `python -m realengine.cli` prints its path.
 
 The directory holds `pulumi`, `pulumi-language-python`, `pulumi-language-python-exec`,
-`pulumi-resource-pulumi-python` and `pulumi-language-yaml`. Put it first on PATH to run
-`pulumi preview/up/destroy` on a Python program or a YAML one (`runtime: yaml`).
+`pulumi-resource-pulumi-python`, `pulumi-language-yaml` and `pulumi-language-nodejs`. Put
+it first on PATH to run `pulumi preview/up/destroy` on a Python program, a YAML one
+(`runtime: yaml`) or a TypeScript one (`runtime: nodejs`). Then it fetches the TypeScript
+example's npm packages into a cache of their own, so the TypeScript test installs them
+offline (realengine/nodeprogram.py); a failure there is reported, and the path still
+printed: only that test needs them, and it says why it fails.
 
 Where it comes from, in order:
 
@@ -22,11 +26,13 @@ on stderr when the directory cannot be had.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from realengine.build import BuildError, build_cli, cache_key, default_cache_root, is_complete
+from realengine.nodeprogram import NodePrepError, prepare_node_program
 from realengine.versions import PINNED_VERSION, find_usable_cli
 
 __all__ = ["PINNED_VERSION", "BuildError", "ensure_cli", "main"]
@@ -61,6 +67,10 @@ def main() -> int:
     except BuildError as err:
         _to_stderr(str(err))
         return 1
+    try:
+        prepare_node_program(_to_stderr)
+    except (NodePrepError, OSError, subprocess.SubprocessError) as err:
+        _to_stderr(f"the TypeScript example's npm packages could not be had: {err}")
     print(directory)
     return 0
 

@@ -3,8 +3,8 @@
 A ``Workspace`` is one throwaway Pulumi installation: its own ``PULUMI_HOME``, a local
 file backend, a passphrase secrets provider, and a project folder whose program is
 this repository's own (``__main__.py`` and ``components/`` linked, not copied, so what
-runs is what is checked in), or another program folder: a Python one the same way, or
-a YAML one (``runtime: yaml``), whose ``Pulumi.yaml`` is the program. The stand-in
+runs is what is checked in), or another program folder: a Python one the same way, a
+YAML one (``runtime: yaml``), whose ``Pulumi.yaml`` is the program, or a Node.js one. The stand-in
 ``pulumi-resource-aws`` is installed into the home as pulumi-aws 7.51.1 (as ``pulumi
 plugin install --file`` installs a provider), so the engine loads it as it loads the
 real one, with no "from $PATH" warning; the CLI's folder comes first on ``PATH``;
@@ -277,10 +277,17 @@ def link_program(program: Path, project: Path, python: str = sys.executable) -> 
     names the folder of the interpreter running the tests (absolute), so the language
     host and the dynamic provider host use the packages installed there. A YAML program
     needs no environment: its Pulumi.yaml, which holds the whole program, is copied as it
-    is (a copy, as a stack's `pulumi config set` may write beside it)."""
+    is (a copy, as a stack's `pulumi config set` may write beside it). A Node.js
+    program's files are copied too (`pulumi package add` rewrites package.json and the
+    lock file, and generates sdks/ beside them); its packages are installed there."""
     manifest = yaml.safe_load((program / "Pulumi.yaml").read_text())
     if runtime_of(manifest) == "yaml":
         (project / "Pulumi.yaml").write_bytes((program / "Pulumi.yaml").read_bytes())
+        return str(manifest["name"])
+    if runtime_of(manifest) == "nodejs":
+        for source in program.iterdir():
+            if source.is_file():
+                (project / source.name).write_bytes(source.read_bytes())
         return str(manifest["name"])
     options = manifest.setdefault("runtime", {"name": "python"})
     if isinstance(options, str):

@@ -303,11 +303,10 @@ def package() -> dict[str, Any]:
         "repositories, granted without touching anyone else's repository policy statements.",
         "keywords": ["aws", "lightsail", "ecr", "category/cloud", "kind/component"],
         "license": "Apache-2.0",
-        "dependencies": [{"name": "aws", "version": "7.51.1"}],
         "resources": resources,
         "types": TYPES,
         "language": {
-            "nodejs": {"dependencies": {"@pulumi/aws": "^7.51.0"}, "respectSchemaVersion": True},
+            "nodejs": {"respectSchemaVersion": True},
             "python": {"requires": {"pulumi-aws": ">=7.51,<8"}, "respectSchemaVersion": True},
             "go": {"generateResourceContainerTypes": True, "respectSchemaVersion": True},
         },
