@@ -1,13 +1,14 @@
 """Building the CLI directory from the Go module in `realengine/gobuild`.
 
-One build makes a directory with five executables:
+One build makes a directory with six executables:
 
 - `pulumi`, the Pulumi CLI at PINNED_VERSION, from `pkg/v3/cmd/pulumi`;
 - `pulumi-language-python`, the project's own language host (see LANGUAGE_HOST.md);
 - `pulumi-language-python-exec` and `pulumi-resource-pulumi-python`, scripts copied from
   the `sdk/v3` module that the host and the engine run (module zips drop exec bits);
 - `pulumi-language-yaml`, pulumi-yaml's own language host, from the module of its own in
-  `gobuild/yamlhost` (it does not compile against the CLI's pkg/v3; see its tools.go).
+  `gobuild/yamlhost` (it does not compile against the CLI's pkg/v3; see its tools.go);
+- `pulumi-language-go`, the project's own Go language host (see LANGUAGE_HOST.md).
 
 The directory lives in a cache outside the checkout, named by a key that covers the
 version, the build recipe and every file of `gobuild`, so changing the host rebuilds it.
@@ -28,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from realengine.versions import (
+    GO_LANGUAGE_HOST,
     LANGUAGE_HOST,
     PINNED_VERSION,
     YAML_LANGUAGE_HOST,
@@ -40,6 +42,7 @@ Progress = Callable[[str], None]
 GOBUILD_DIR = Path(__file__).resolve().parent / "gobuild"
 CLI_PACKAGE = "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 HOST_PACKAGE = "./cmd/pulumi-language-python"
+GO_HOST_PACKAGE = "./cmd/pulumi-language-go"
 SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
 VERSION_LDFLAGS = f"-X {SDK_MODULE}/go/common/version.Version=v{PINNED_VERSION}"
 YAML_DIR = GOBUILD_DIR / "yamlhost"
@@ -52,6 +55,7 @@ EXECUTABLES = (
     "pulumi-language-python-exec",
     "pulumi-resource-pulumi-python",
     YAML_LANGUAGE_HOST,
+    GO_LANGUAGE_HOST,
 )
 # Where the two scripts sit inside the sdk/v3 module.
 SDK_SCRIPTS = {
@@ -60,7 +64,7 @@ SDK_SCRIPTS = {
 }
 
 # Bump when the way this module builds changes (flags, files copied), so old caches rebuild.
-RECIPE = "2: go build -trimpath; host beside CLI; two sdk scripts; yaml host from yamlhost/"
+RECIPE = "3: go build -trimpath; hosts beside CLI; two sdk scripts; yaml host; go host"
 
 GIB = 1024**3
 # Measured on a two-core machine (Go 1.26.8, v3.276.0, 2026-12): the modules the build
@@ -110,7 +114,7 @@ def cache_key(gobuild: Path = GOBUILD_DIR) -> str:
 
 
 def is_complete(directory: Path) -> bool:
-    """Whether `directory` holds the five executables and its `pulumi` answers the version."""
+    """Whether `directory` holds the executables and its `pulumi` answers the version."""
     for name in EXECUTABLES:
         file = directory / name
         if not (file.is_file() and os.access(file, os.X_OK)):
@@ -293,12 +297,12 @@ def _sdk_dir(go: Path) -> Path:
 
 
 def build_into(target: Path, progress: Progress, go: Path) -> None:
-    """Build the five executables into the (new, empty) directory `target`."""
+    """Build the executables into the (new, empty) directory `target`."""
     trim = ["-trimpath", "-ldflags", VERSION_LDFLAGS]
     yaml_version = yaml_host_version()
     _run_step(
         "downloading the Go modules",
-        [str(go), "list", "-deps", CLI_PACKAGE, HOST_PACKAGE],
+        [str(go), "list", "-deps", CLI_PACKAGE, HOST_PACKAGE, GO_HOST_PACKAGE],
         progress,
     )
     _run_step(
@@ -315,6 +319,11 @@ def build_into(target: Path, progress: Progress, go: Path) -> None:
     _run_step(
         "building the Python language host",
         [str(go), "build", *trim, "-o", str(target / LANGUAGE_HOST), HOST_PACKAGE],
+        progress,
+    )
+    _run_step(
+        "building the Go language host",
+        [str(go), "build", *trim, "-o", str(target / GO_LANGUAGE_HOST), GO_HOST_PACKAGE],
         progress,
     )
     # The host answers GetPluginInfo with this variable (empty unless set at link time).

@@ -17,9 +17,10 @@ PINNED_VERSION = "3.276.0"
 
 LANGUAGE_HOST = "pulumi-language-python"
 YAML_LANGUAGE_HOST = "pulumi-language-yaml"
-LANGUAGE_HOSTS = (LANGUAGE_HOST, YAML_LANGUAGE_HOST)
+GO_LANGUAGE_HOST = "pulumi-language-go"
+LANGUAGE_HOSTS = (LANGUAGE_HOST, YAML_LANGUAGE_HOST, GO_LANGUAGE_HOST)
 """The hosts a usable CLI directory must offer: the project's Python programs, and YAML
-programs that use its component (a Pulumi CLI release ships both beside `pulumi`)."""
+and Go programs that use its component (a Pulumi CLI release ships them beside `pulumi`)."""
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?")
 
