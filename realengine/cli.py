@@ -1,8 +1,10 @@
 """A real Pulumi CLI directory for the tests: `python -m realengine.cli` prints its path.
 
 The directory holds `pulumi`, `pulumi-language-python`, `pulumi-language-python-exec`,
-`pulumi-resource-pulumi-python` and `pulumi-language-yaml`. Put it first on PATH to run
-`pulumi preview/up/destroy` on a Python program or a YAML one (`runtime: yaml`).
+`pulumi-resource-pulumi-python`, `pulumi-language-yaml` and `pulumi-language-go`. Put it
+first on PATH to run `pulumi preview/up/destroy` on a Python program, a YAML one
+(`runtime: yaml`) or a Go one (`runtime: go`). Then it gets the Go example's modules
+into the Go caches, so the Go tests build offline (realengine/goprogram.py).
 
 Where it comes from, in order:
 
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from realengine.build import BuildError, build_cli, cache_key, default_cache_root, is_complete
+from realengine.goprogram import prepare_go_program
 from realengine.versions import PINNED_VERSION, find_usable_cli
 
 __all__ = ["PINNED_VERSION", "BuildError", "ensure_cli", "main"]
@@ -58,6 +61,8 @@ def ensure_cli(progress: Callable[[str], None] | None = None) -> Path:
 def main() -> int:
     try:
         directory = ensure_cli()
+        # The Go example's modules, so the Go tests build offline (realengine/goprogram.py).
+        prepare_go_program(_to_stderr)
     except BuildError as err:
         _to_stderr(str(err))
         return 1

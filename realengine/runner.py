@@ -40,6 +40,8 @@ PASSPHRASE = "real-engine-tests"  # the stacks' secrets provider; never a real s
 # What a project folder links from this checkout besides the program: what it imports
 # (the dynamic providers' pickles name the shim module, imported from the project root).
 LIBRARY_FILES = ("components", "lightsail_ecr_access_providers.py")
+# What a Go program folder holds besides its *.go files.
+GO_FILES = ("Pulumi.yaml", "go.mod", "go.sum")
 # Keys that would send a call to a real account or a real service if they leaked in
 # from the environment of whoever runs the tests.
 _SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
@@ -277,10 +279,17 @@ def link_program(program: Path, project: Path, python: str = sys.executable) -> 
     names the folder of the interpreter running the tests (absolute), so the language
     host and the dynamic provider host use the packages installed there. A YAML program
     needs no environment: its Pulumi.yaml, which holds the whole program, is copied as it
-    is (a copy, as a stack's `pulumi config set` may write beside it)."""
+    is (a copy, as a stack's `pulumi config set` may write beside it). A Go program's
+    files are copied as they are too: it builds against the module cache, not a venv."""
     manifest = yaml.safe_load((program / "Pulumi.yaml").read_text())
     if runtime_of(manifest) == "yaml":
         (project / "Pulumi.yaml").write_bytes((program / "Pulumi.yaml").read_bytes())
+        return str(manifest["name"])
+    if runtime_of(manifest) == "go":
+        # Copies: `pulumi package add` writes go.mod and go.sum, and sdks/ beside them.
+        for source in program.iterdir():
+            if source.is_file() and (source.suffix == ".go" or source.name in GO_FILES):
+                (project / source.name).write_bytes(source.read_bytes())
         return str(manifest["name"])
     options = manifest.setdefault("runtime", {"name": "python"})
     if isinstance(options, str):
