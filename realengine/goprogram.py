@@ -3,11 +3,14 @@
 A Go program is built by `go build`, which downloads missing modules from the module
 proxy. The tests run with `OFFLINE_GO_ENV` (GOPROXY=off): every module the Go example
 (`examples/go`) needs after `pulumi package add` must already be in GOMODCACHE. Its
-go.mod and go.sum list exactly those (they are what `go mod tidy` wrote there), so
-`go mod download` in a copy of them fetches them all. Then the Go SDK's packages are
-compiled once into GOCACHE, so the first `go build` of a test compiles only the program
-and the generated SDK. (The consumer's module versions are those sdk/v3 v3.276.0 asks
-for, not the CLI build's, so the CLI build does not warm them.)
+go.mod and go.sum are what `go mod tidy` wrote there; `go mod download all` in a copy of
+them fetches every module of that module graph. Not only the build's: `package add` runs
+`go mod tidy`, which also reads the modules that the tests of the imported packages
+import (testify, rapid, ...; without them an offline tidy fails with "module lookup
+disabled by GOPROXY=off"). That is 0.75 GiB of GOMODCACHE, 11 s to download here. Then
+the Go SDK's packages are compiled once into GOCACHE, so the first `go build` of a test
+compiles only the program and the generated SDK. (The consumer's module versions are
+those sdk/v3 v3.276.0 asks for, not the CLI build's, so the CLI build does not warm them.)
 
 `python -m realengine.cli` runs this after it has the CLI directory; with everything in
 the caches it takes a second or two.
@@ -44,7 +47,7 @@ def prepare_go_program(progress: Progress, example: Path = EXAMPLE) -> None:
             shutil.copyfile(example / name, Path(folder) / name)
         _run_step(
             "downloading the Go example's modules",
-            [str(go), "mod", "download"],
+            [str(go), "mod", "download", "all"],
             progress,
             cwd=Path(folder),
         )

@@ -39,7 +39,7 @@ def test_it_downloads_the_examples_modules_then_compiles_the_sdk_in_a_copy(tmp_p
     goprogram.prepare_go_program(lambda line: None, example=example)
 
     assert steps == [
-        (["/usr/bin/go", "mod", "download"], ["go.mod", "go.sum"]),
+        (["/usr/bin/go", "mod", "download", "all"], ["go.mod", "go.sum"]),
         (["/usr/bin/go", "build", *goprogram.SDK_PACKAGES], ["go.mod", "go.sum"]),
     ]
     assert sorted(p.name for p in example.iterdir()) == ["go.mod", "go.sum", "main.go"]
