@@ -11,6 +11,7 @@ One build makes a directory with six executables:
 - `pulumi-language-nodejs`, the project's own Node.js host (see LANGUAGE_HOST.md), from
   `cmd/pulumi-language-nodejs` in the CLI's module: beyond the CLI's packages it compiles
   only pkg/v3's Node.js code generator (about 8 s of CPU on a warm cache).
+- `pulumi-language-go`, the project's own Go language host (see LANGUAGE_HOST.md).
 
 The directory lives in a cache outside the checkout, named by a key that covers the
 version, the build recipe and every file of `gobuild`, so changing the host rebuilds it.
@@ -31,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from realengine.versions import (
+    GO_LANGUAGE_HOST,
     LANGUAGE_HOST,
     NODEJS_LANGUAGE_HOST,
     PINNED_VERSION,
@@ -45,6 +47,7 @@ GOBUILD_DIR = Path(__file__).resolve().parent / "gobuild"
 CLI_PACKAGE = "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 HOST_PACKAGE = "./cmd/pulumi-language-python"
 NODEJS_HOST_PACKAGE = "./cmd/pulumi-language-nodejs"
+GO_HOST_PACKAGE = "./cmd/pulumi-language-go"
 SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
 VERSION_LDFLAGS = f"-X {SDK_MODULE}/go/common/version.Version=v{PINNED_VERSION}"
 YAML_DIR = GOBUILD_DIR / "yamlhost"
@@ -58,6 +61,7 @@ EXECUTABLES = (
     "pulumi-resource-pulumi-python",
     YAML_LANGUAGE_HOST,
     NODEJS_LANGUAGE_HOST,
+    GO_LANGUAGE_HOST,
 )
 # Where the two scripts sit inside the sdk/v3 module.
 SDK_SCRIPTS = {
@@ -67,7 +71,7 @@ SDK_SCRIPTS = {
 
 # Bump when the way this module builds changes (flags, files copied), so old caches rebuild.
 RECIPE = (
-    "3: go build -trimpath; python and nodejs hosts beside CLI; two sdk scripts; "
+    "4: go build -trimpath; python, nodejs and go hosts beside CLI; two sdk scripts; "
     "yaml host from yamlhost/"
 )
 
@@ -119,7 +123,7 @@ def cache_key(gobuild: Path = GOBUILD_DIR) -> str:
 
 
 def is_complete(directory: Path) -> bool:
-    """Whether `directory` holds the six executables and its `pulumi` answers the version."""
+    """Whether `directory` holds the executables and its `pulumi` answers the version."""
     for name in EXECUTABLES:
         file = directory / name
         if not (file.is_file() and os.access(file, os.X_OK)):
@@ -302,12 +306,20 @@ def _sdk_dir(go: Path) -> Path:
 
 
 def build_into(target: Path, progress: Progress, go: Path) -> None:
-    """Build the six executables into the (new, empty) directory `target`."""
+    """Build the executables into the (new, empty) directory `target`."""
     trim = ["-trimpath", "-ldflags", VERSION_LDFLAGS]
     yaml_version = yaml_host_version()
     _run_step(
         "downloading the Go modules",
-        [str(go), "list", "-deps", CLI_PACKAGE, HOST_PACKAGE, NODEJS_HOST_PACKAGE],
+        [
+            str(go),
+            "list",
+            "-deps",
+            CLI_PACKAGE,
+            HOST_PACKAGE,
+            NODEJS_HOST_PACKAGE,
+            GO_HOST_PACKAGE,
+        ],
         progress,
     )
     _run_step(
@@ -329,6 +341,11 @@ def build_into(target: Path, progress: Progress, go: Path) -> None:
     _run_step(
         "building the Node.js language host",
         [str(go), "build", *trim, "-o", str(target / NODEJS_LANGUAGE_HOST), NODEJS_HOST_PACKAGE],
+        progress,
+    )
+    _run_step(
+        "building the Go language host",
+        [str(go), "build", *trim, "-o", str(target / GO_LANGUAGE_HOST), GO_HOST_PACKAGE],
         progress,
     )
     # The host answers GetPluginInfo with this variable (empty unless set at link time).

@@ -1,12 +1,14 @@
 """A real Pulumi CLI directory for the tests: `python -m realengine.cli` prints its path.
 
 The directory holds `pulumi`, `pulumi-language-python`, `pulumi-language-python-exec`,
-`pulumi-resource-pulumi-python`, `pulumi-language-yaml` and `pulumi-language-nodejs`. Put
-it first on PATH to run `pulumi preview/up/destroy` on a Python program, a YAML one
-(`runtime: yaml`) or a TypeScript one (`runtime: nodejs`). Then it fetches the TypeScript
-example's npm packages into a cache of their own, so the TypeScript test installs them
-offline (realengine/nodeprogram.py); a failure there is reported, and the path still
-printed: only that test needs them, and it says why it fails.
+`pulumi-resource-pulumi-python`, `pulumi-language-yaml`, `pulumi-language-nodejs` and
+`pulumi-language-go`. Put it first on PATH to run `pulumi preview/up/destroy` on a Python
+program, a YAML one (`runtime: yaml`), a TypeScript one (`runtime: nodejs`) or a Go one
+(`runtime: go`). Then it fetches the TypeScript example's npm packages into a cache of
+their own (realengine/nodeprogram.py), and the Go example's modules into the Go caches
+(realengine/goprogram.py), so those tests install and build offline; a failure there is
+reported, and the path still printed: only those tests need them, and they say why they
+fail.
 
 Where it comes from, in order:
 
@@ -32,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from realengine.build import BuildError, build_cli, cache_key, default_cache_root, is_complete
+from realengine.goprogram import prepare_go_program
 from realengine.nodeprogram import NodePrepError, prepare_node_program
 from realengine.versions import PINNED_VERSION, find_usable_cli
 
@@ -64,6 +67,8 @@ def ensure_cli(progress: Callable[[str], None] | None = None) -> Path:
 def main() -> int:
     try:
         directory = ensure_cli()
+        # The Go example's modules, so the Go tests build offline (realengine/goprogram.py).
+        prepare_go_program(_to_stderr)
     except BuildError as err:
         _to_stderr(str(err))
         return 1

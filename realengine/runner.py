@@ -40,6 +40,8 @@ PASSPHRASE = "real-engine-tests"  # the stacks' secrets provider; never a real s
 # What a project folder links from this checkout besides the program: what it imports
 # (the dynamic providers' pickles name the shim module, imported from the project root).
 LIBRARY_FILES = ("components", "lightsail_ecr_access_providers.py")
+# What a Go program folder holds besides its *.go files.
+GO_FILES = ("Pulumi.yaml", "go.mod", "go.sum")
 # Keys that would send a call to a real account or a real service if they leaked in
 # from the environment of whoever runs the tests.
 _SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
@@ -279,7 +281,9 @@ def link_program(program: Path, project: Path, python: str = sys.executable) -> 
     needs no environment: its Pulumi.yaml, which holds the whole program, is copied as it
     is (a copy, as a stack's `pulumi config set` may write beside it). A Node.js
     program's files are copied too (`pulumi package add` rewrites package.json and the
-    lock file, and generates sdks/ beside them); its packages are installed there."""
+    lock file, and generates sdks/ beside them); its packages are installed there. A Go
+    program's files are copied as they are too: it builds against the module cache, not
+    a venv."""
     manifest = yaml.safe_load((program / "Pulumi.yaml").read_text())
     if runtime_of(manifest) == "yaml":
         (project / "Pulumi.yaml").write_bytes((program / "Pulumi.yaml").read_bytes())
@@ -287,6 +291,12 @@ def link_program(program: Path, project: Path, python: str = sys.executable) -> 
     if runtime_of(manifest) == "nodejs":
         for source in program.iterdir():
             if source.is_file():
+                (project / source.name).write_bytes(source.read_bytes())
+        return str(manifest["name"])
+    if runtime_of(manifest) == "go":
+        # Copies: `pulumi package add` writes go.mod and go.sum, and sdks/ beside them.
+        for source in program.iterdir():
+            if source.is_file() and (source.suffix == ".go" or source.name in GO_FILES):
                 (project / source.name).write_bytes(source.read_bytes())
         return str(manifest["name"])
     options = manifest.setdefault("runtime", {"name": "python"})

@@ -18,9 +18,10 @@ PINNED_VERSION = "3.276.0"
 LANGUAGE_HOST = "pulumi-language-python"
 YAML_LANGUAGE_HOST = "pulumi-language-yaml"
 NODEJS_LANGUAGE_HOST = "pulumi-language-nodejs"
-LANGUAGE_HOSTS = (LANGUAGE_HOST, YAML_LANGUAGE_HOST, NODEJS_LANGUAGE_HOST)
-"""The hosts a usable CLI directory must offer: the project's Python programs, and YAML
-and TypeScript programs that use its component (a Pulumi CLI release ships them all
+GO_LANGUAGE_HOST = "pulumi-language-go"
+LANGUAGE_HOSTS = (LANGUAGE_HOST, YAML_LANGUAGE_HOST, NODEJS_LANGUAGE_HOST, GO_LANGUAGE_HOST)
+"""The hosts a usable CLI directory must offer: the project's Python programs, and YAML,
+TypeScript and Go programs that use its component (a Pulumi CLI release ships them all
 beside `pulumi`)."""
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?")

@@ -102,12 +102,15 @@ def test_a_new_enough_pulumi_with_the_hosts_beside_it_is_used(tmp_path):
 
 def test_the_hosts_may_be_elsewhere_on_path(tmp_path):
     cli_dir, python_dir, yaml_dir = tmp_path / "cli", tmp_path / "python", tmp_path / "yaml"
-    node_dir = tmp_path / "node"
+    node_dir, go_dir = tmp_path / "node", tmp_path / "go"
     _fake_pulumi(cli_dir, PINNED_VERSION)
     _hosts(python_dir, "pulumi-language-python")
     _hosts(yaml_dir, "pulumi-language-yaml")
     _hosts(node_dir, "pulumi-language-nodejs")
-    search = os.pathsep.join([str(cli_dir), str(python_dir), str(yaml_dir), str(node_dir)])
+    _hosts(go_dir, "pulumi-language-go")
+    search = os.pathsep.join(
+        [str(cli_dir), str(python_dir), str(yaml_dir), str(node_dir), str(go_dir)]
+    )
     assert find_usable_cli(search) == cli_dir
 
 
@@ -270,7 +273,14 @@ def test_a_complete_cache_directory_is_returned_without_building(tmp_path, monke
 
 @pytest.mark.parametrize(
     "defect",
-    ["wrong version", "missing host", "missing yaml host", "missing nodejs host", "not executable"],
+    [
+        "wrong version",
+        "missing host",
+        "missing yaml host",
+        "missing nodejs host",
+        "missing go host",
+        "not executable",
+    ],
 )
 def test_an_incomplete_cache_directory_is_rebuilt(tmp_path, monkeypatch, defect):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -284,6 +294,8 @@ def test_an_incomplete_cache_directory_is_rebuilt(tmp_path, monkeypatch, defect)
         (prepared / "pulumi-language-yaml").unlink()
     elif defect == "missing nodejs host":
         (prepared / "pulumi-language-nodejs").unlink()
+    elif defect == "missing go host":
+        (prepared / "pulumi-language-go").unlink()
     else:
         (prepared / "pulumi-resource-pulumi-python").chmod(0o644)
 
