@@ -36,6 +36,7 @@ from typing import Any
 
 from components.aws import sdk
 from components.aws.policy_writes import SETTLE_SECONDS
+from components.rules.type_tokens import GRANT_VERIFICATION
 from emulation.benchmark import OTHER_TEAM
 from realengine.aws_plugin.install import write_plugin
 from realengine.aws_plugin.provider import USER_AGENT as STAND_IN
@@ -47,7 +48,6 @@ APP_ID_ENV = "AWS_SDK_UA_APP_ID"
 _APP = re.compile(r"(?:^|\s)app/(\S+)")
 PROVIDER = sdk.user_agent(sdk.PROVIDER)
 WRITES = ("SetRepositoryPolicy", "DeleteRepositoryPolicy")
-VERIFICATION_TYPE = "lightsail-ecr:GrantVerification"  # after the dynamic prefix
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def program_windows(stack: Stack) -> list[float]:
     """The windows the program measured itself (the verifications' ``write_window``)."""
     found = []
     for resource in stack.resources():
-        if str(resource.get("type", "")).endswith(VERIFICATION_TYPE):
+        if resource.get("type") == GRANT_VERIFICATION:
             window = (resource.get("outputs") or {}).get("write_window")
             if isinstance(window, (int, float)):
                 found.append(float(window))
@@ -207,11 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             extra_env={"AWS_CONFIG_FILE": aws.shared_config_file},
         )
         for run in range(args.runs):
-            for label, stacks in (("one stack", 1), (f"{args.stacks} stacks at once", args.stacks)):
+            pairs = (
+                ("one stack", 1, "solo"),
+                (f"{args.stacks} stacks at once", args.stacks, "shared"),
+            )
+            for label, stacks, kind in pairs:
                 measured = measure(
                     aws,
                     workspace,
-                    f"w{run}/{'solo' if stacks == 1 else 'shared'}",
+                    # By kind, not by count: `--stacks 1` makes both kinds one stack.
+                    f"w{run}/{kind}",
                     stacks,
                     args.repositories,
                 )
