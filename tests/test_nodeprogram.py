@@ -107,16 +107,38 @@ def test_the_offline_environment_never_reaches_the_registry(tmp_path: Path) -> N
     assert env["npm_config_cache"] == str(tmp_path)
 
 
-def test_the_cli_path_is_printed_even_when_the_packages_cannot_be_had(
+def test_the_cli_path_is_printed_even_when_the_examples_packages_cannot_be_had(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
+    """Neither example's packages stop the CLI's path being printed (the rest of the
+    real-engine suite needs only the CLI); each failure is named on stderr."""
+    from realengine.build import BuildError
+
     monkeypatch.setattr(cli, "ensure_cli", lambda: tmp_path)
 
     def offline(progress):
         raise NodePrepError("`npm cache add` failed (exit 1)")
 
+    def no_proxy(progress):
+        raise BuildError("`go mod download` failed (exit 1)")
+
     monkeypatch.setattr(cli, "prepare_node_program", offline)
+    monkeypatch.setattr(cli, "prepare_go_program", no_proxy)
     assert cli.main() == 0
     out, err = capsys.readouterr()
     assert out == f"{tmp_path}\n"
     assert "npm packages could not be had: `npm cache add` failed" in err
+    assert "Go example's modules could not be had: `go mod download` failed" in err
+
+
+def test_no_cli_is_exit_1_and_prints_no_path(tmp_path: Path, monkeypatch, capsys) -> None:
+    from realengine.build import BuildError
+
+    def no_go(progress=None):
+        raise BuildError("go 1.22 or newer is needed to build the CLI; none is on PATH")
+
+    monkeypatch.setattr(cli, "ensure_cli", no_go)
+    assert cli.main() == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "go 1.22 or newer is needed" in err
