@@ -209,9 +209,22 @@ def test_an_aws_identity_is_read_as_the_stacks_aws_config_would_be() -> None:
     [
         ("prod", "awsIdentity", "give an object"),
         ({"profle": "prod"}, "awsIdentity.profle", "not a setting"),
-        ({"accessKey": "AKIA..."}, "awsIdentity", "through a profile"),
-        ({"assumeRoles": [{"sessionName": "x"}]}, "awsIdentity", "awsIdentity.assumeRoles[0]"),
-        ({"sharedConfigFiles": ["a", "b"]}, "awsIdentity", "merge them into one file"),
+        ({"accessKey": "AKIA..."}, "awsIdentity.accessKey", "take awsIdentity.accessKey out"),
+        (
+            {"assumeRoles": [{"sessionName": "x"}]},
+            "awsIdentity.assumeRoles[0]",
+            "as in set awsIdentity.assumeRoles[0].roleArn to arn:aws:iam::",
+        ),
+        (
+            {"assumeRoles": [{"roleArn": "r", "duration": "an hour"}]},
+            "awsIdentity.assumeRoles[0].duration",
+            "awsIdentity.assumeRoles[0].duration 'an hour' is not a duration",
+        ),
+        (
+            {"sharedConfigFiles": ["a", "b"]},
+            "awsIdentity.sharedConfigFiles",
+            "awsIdentity.sharedConfigFiles lists 2 files",
+        ),
     ],
 )
 def test_a_bad_aws_identity_is_named_before_anything_is_built(
@@ -223,3 +236,6 @@ def test_a_bad_aws_identity_is_named_before_anything_is_built(
         )
     assert raised.value.property_path == key
     assert words in raised.value.reason
+    # Named as the component's input, never as the stack's config it is not.
+    assert "aws:" not in raised.value.reason.replace("arn:aws:", "")
+    assert "pulumi config" not in raised.value.reason

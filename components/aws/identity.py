@@ -62,6 +62,37 @@ _SECRET_KEYS = ("accessKey", "secretKey", "token")
 
 
 @dataclass(frozen=True)
+class SettingSource:
+    """Where the AWS provider's settings were written, so that an error names a setting
+    as its user wrote it and says how to change it there."""
+
+    prefix: str
+    """Before a setting's key: ``aws:`` in a stack's config."""
+    removal: str
+    """How to take the setting ``{name}`` out."""
+    example: str
+    """How to set ``{name}`` to ``{value}``."""
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+
+STACK_CONFIG = SettingSource(
+    "aws:", "pulumi config rm {name}", "pulumi config set --path '{name}' {value}"
+)
+"""A stack's ``aws:`` config keys, which the stack's default AWS provider reads."""
+
+
+class SettingError(ConfigurationError):
+    """A setting this component cannot follow; ``setting`` is its path below the source
+    (``assumeRoles[0].duration``)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+@dataclass(frozen=True)
 class AssumedRole:
     """One entry of ``aws:assumeRoles``: a role assumed with the credentials before it."""
 
@@ -119,30 +150,37 @@ class AwsIdentity:
         return cls.from_provider_settings(aws_config.get)
 
     @classmethod
-    def from_provider_settings(cls, get: Callable[[str], str | None]) -> AwsIdentity:
+    def from_provider_settings(
+        cls, get: Callable[[str], str | None], source: SettingSource = STACK_CONFIG
+    ) -> AwsIdentity:
         """Parse the provider's settings; ``get(key)`` answers a key of the ``aws:`` namespace
-        as text (lists and objects as JSON, as Pulumi hands config over)."""
+        as text (lists and objects as JSON, as Pulumi hands config over). ``source`` says
+        where they were written, for the errors (a SettingError each)."""
         for key in _SECRET_KEYS:
             if get(key):
-                raise ConfigurationError(
-                    f"the stack sets aws:{key}: keys in the stack configuration cannot be used "
-                    "by this component, whose grant finalizers must act again on `pulumi "
-                    "destroy` and never store keys; remove it (pulumi config rm aws:"
-                    f"{key}) and give the credentials through a profile (aws:profile) or "
-                    "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+                name = source.name(key)
+                raise SettingError(
+                    key,
+                    f"{name} is set: keys in the configuration cannot be used by this "
+                    "component, whose grant finalizers must act again on `pulumi destroy` "
+                    f"and never store keys; remove it ({source.removal.format(name=name)}) "
+                    f"and give the credentials through a profile ({source.name('profile')}) "
+                    "or the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
                 )
         if get("assumeRoleWithWebIdentity"):
-            raise ConfigurationError(
-                "the stack sets aws:assumeRoleWithWebIdentity, which this component cannot "
-                "follow; use a profile with role_arn and web_identity_token_file (aws:profile) "
-                "or the AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE environment variables"
+            raise SettingError(
+                "assumeRoleWithWebIdentity",
+                f"{source.name('assumeRoleWithWebIdentity')} is set, which this component "
+                "cannot follow; use a profile with role_arn and web_identity_token_file "
+                f"({source.name('profile')}) or the AWS_ROLE_ARN and "
+                "AWS_WEB_IDENTITY_TOKEN_FILE environment variables",
             )
         return cls(
             profile=get("profile") or None,
-            assume_roles=_assume_roles(get("assumeRoles"), get("assumeRole")),
-            shared_config_file=_one_file(get("sharedConfigFiles"), "sharedConfigFiles"),
+            assume_roles=_assume_roles(get("assumeRoles"), get("assumeRole"), source),
+            shared_config_file=_one_file(get("sharedConfigFiles"), "sharedConfigFiles", source),
             shared_credentials_file=_one_file(
-                get("sharedCredentialsFiles"), "sharedCredentialsFiles"
+                get("sharedCredentialsFiles"), "sharedCredentialsFiles", source
             ),
             sts_region=get("stsRegion") or None,
             endpoints=_endpoints(get("endpoints")),
@@ -334,18 +372,21 @@ def _json(text: str | None) -> Any:
         return text  # a plain string where a list is allowed
 
 
-def _one_file(text: str | None, key: str) -> str | None:
+def _one_file(text: str | None, key: str, source: SettingSource) -> str | None:
     value = _json(text)
     files = [value] if isinstance(value, str) else list(value or [])
     if len(files) > 1:
-        raise ConfigurationError(
-            f"aws:{key} lists {len(files)} files; this component reads one (boto3 takes a "
-            f"single file): merge them into one file and list only that one"
+        raise SettingError(
+            key,
+            f"{source.name(key)} lists {len(files)} files; this component reads one (boto3 "
+            "takes a single file): merge them into one file and list only that one",
         )
     return str(files[0]) if files else None
 
 
-def _assume_roles(many: str | None, single: str | None) -> tuple[AssumedRole, ...]:
+def _assume_roles(
+    many: str | None, single: str | None, source: SettingSource
+) -> tuple[AssumedRole, ...]:
     value = _json(many)
     if value is None:
         value = _json(single)
@@ -354,17 +395,21 @@ def _assume_roles(many: str | None, single: str | None) -> tuple[AssumedRole, ..
     entries = value if isinstance(value, list) else [value]
     roles = []
     for index, entry in enumerate(entries):
+        key = f"assumeRoles[{index}]"
         if not isinstance(entry, dict) or not entry.get("roleArn"):
-            raise ConfigurationError(
-                f"aws:assumeRoles[{index}] is {entry!r}; each entry needs a roleArn, as in "
-                "pulumi config set --path 'aws:assumeRoles[0].roleArn' "
-                "arn:aws:iam::111122223333:role/deployer"
+            example = source.example.format(
+                name=source.name(f"{key}.roleArn"), value="arn:aws:iam::111122223333:role/deployer"
+            )
+            raise SettingError(
+                key,
+                f"{source.name(key)} is {entry!r}; each entry needs a roleArn, as in {example}",
             )
         unknown = sorted(set(entry) - set(_ASSUME_ROLE_KEYS))
         if unknown:
-            raise ConfigurationError(
-                f"aws:assumeRoles[{index}] has {', '.join(unknown)}, which this component "
-                "does not know; the keys it follows are " + ", ".join(_ASSUME_ROLE_KEYS)
+            raise SettingError(
+                f"{key}.{unknown[0]}",
+                f"{source.name(key)} has {', '.join(unknown)}, which this component does not "
+                "know; the keys it follows are " + ", ".join(_ASSUME_ROLE_KEYS),
             )
         roles.append(
             AssumedRole(
@@ -372,7 +417,9 @@ def _assume_roles(many: str | None, single: str | None) -> tuple[AssumedRole, ..
                 session_name=entry.get("sessionName") or None,
                 external_id=entry.get("externalId") or None,
                 duration_seconds=(
-                    parse_duration(str(entry["duration"]), index) if entry.get("duration") else None
+                    parse_duration(str(entry["duration"]), index, source)
+                    if entry.get("duration")
+                    else None
                 ),
                 policy=entry.get("policy") or None,
                 policy_arns=tuple(entry.get("policyArns") or ()),
@@ -384,13 +431,15 @@ def _assume_roles(many: str | None, single: str | None) -> tuple[AssumedRole, ..
     return tuple(roles)
 
 
-def parse_duration(text: str, index: int = 0) -> int:
+def parse_duration(text: str, index: int = 0, source: SettingSource = STACK_CONFIG) -> int:
     """A Go duration as pulumi-aws takes it ("1h", "15m", "1h30m", "900s"), in seconds."""
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
-        raise ConfigurationError(
-            f"aws:assumeRoles[{index}].duration {text!r} is not a duration; write it as "
-            "pulumi-aws does, for example 15m, 1h or 1h30m (15 minutes to 12 hours)"
+        key = f"assumeRoles[{index}].duration"
+        raise SettingError(
+            key,
+            f"{source.name(key)} {text!r} is not a duration; write it as pulumi-aws does, "
+            "for example 15m, 1h or 1h30m (15 minutes to 12 hours)",
         )
     return round(sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts))
 

@@ -20,7 +20,7 @@ from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import ConstructRequest, ConstructResponse
 from pulumi.runtime import rpc
 
-from ..aws.identity import AwsIdentity
+from ..aws.identity import AwsIdentity, SettingError, SettingSource
 from ..container_service import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
 from ..program.program_end import CONSTRUCTING
 from ..rules.errors import ConfigurationError, InputErrors, Path
@@ -108,6 +108,12 @@ _IDENTITY_KEYS = (
 )  # fmt: skip
 
 
+AWS_IDENTITY_INPUT = SettingSource(
+    "awsIdentity.", "take {name} out of the component's inputs", "set {name} to {value}"
+)
+"""The component's ``awsIdentity`` input, whose settings are the AWS provider's."""
+
+
 def identity_of(given: Any) -> AwsIdentity:
     """``awsIdentity``, written with the AWS provider's setting names, as the component's
     ``AwsIdentity``: parsed by the same code that reads a stack's ``aws:`` config, so the
@@ -129,9 +135,9 @@ def identity_of(given: Any) -> AwsIdentity:
         return value if value is None or isinstance(value, str) else json.dumps(value)
 
     try:
-        return AwsIdentity.from_provider_settings(setting)
-    except ConfigurationError as exc:
-        raise InputPropertyError("awsIdentity", str(exc).replace("aws:", "awsIdentity.")) from None
+        return AwsIdentity.from_provider_settings(setting, AWS_IDENTITY_INPUT)
+    except SettingError as exc:
+        raise InputPropertyError(f"awsIdentity.{exc.setting}", str(exc)) from None
 
 
 def _holds_unknown(value: Any) -> bool:
