@@ -341,7 +341,14 @@ API: dict[str, Any] = {
     "tag": "1.0",
     "ports": {"8080": "HTTP"},
 }
-LEFT_OUT = object()
+class _LeftOut:
+    """A key the row leaves unset (its repr is fixed, so test ids match across workers)."""
+
+    def __repr__(self) -> str:
+        return "<left out>"
+
+
+LEFT_OUT = _LeftOut()
 
 
 @dataclass(frozen=True)
