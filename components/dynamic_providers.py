@@ -477,9 +477,6 @@ class FreshPolicyDocumentProvider(_PolicyWriteStepProvider):
             "revision": uuid.uuid4().hex,
             # When the document was read: the verification judges the write's window.
             "read_at": ensured.read_at,
-            # The run that merged it: the program writes this document only when it was
-            # merged by this very run (``run`` is no key of the diff).
-            "run": props.get("run"),
             "account": account,
         }
 
@@ -694,10 +691,9 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
     policy: pulumi.Output[str]
     revision: pulumi.Output[str]
     read_at: pulumi.Output[float]
-    """When the fresh read was taken (wall-clock seconds)."""
-    run: pulumi.Output[str]
-    """The run that made ``policy``: an old one when this resource took a Same step (no
-    change, or left out by `--target`), whose ``policy`` is then as old as that run."""
+    """When the fresh read was taken (wall-clock seconds): before this run started when
+    the resource took a Same step (no change, or left out by `--target`), whose
+    ``policy`` is then as old as that read."""
 
     def __init__(
         self,
@@ -708,7 +704,6 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
         grants: pulumi.Input[list[dict[str, str]]],
         planned: pulumi.Input[str],
         missing: pulumi.Input[list[str]],
-        run: str = "",
         identity: AwsIdentity | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -725,8 +720,6 @@ class FreshPolicyDocument(Resource, module="lightsail-ecr", name="FreshPolicyDoc
                 "missing": missing,
                 "revision": None,
                 "read_at": None,
-                # Not compared by the diff: echoed on create and update only.
-                "run": run,
             },
             secret_identity_opts(opts),
         )

@@ -18,7 +18,7 @@ point therefore never leaves a statement that `pulumi destroy` would not remove.
 
 from __future__ import annotations
 
-import uuid
+import asyncio
 import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,14 +41,17 @@ from .program_end import CONSTRUCTING, ComponentEnd, ProgramEnd
 
 WRITES_AT_ONCE = 4
 """How many repositories' fresh read and policy write may be under way at once in one
-run: each further fresh document waits for the policy write this many repositories
-back. All at once, every fresh read of a large run is taken before the first write is
-stepped (the engine takes Checks one at a time, in order), and at 160 repositories a
-read was 15 to 20 s old when its document was written (`python -m realengine.window
---stacks 1 --repositories 160`), beyond the settle delay that covers other stacks' writes.
-With 4 at a time the same run measured 0.78 s median and 1.78 s at most (the program's
-own measure 2.6 s at most), and its first `up` took 82 s instead of failing after 58 s:
-fewer reads in flight also means less queueing for the engine and the provider host."""
+run. All at once, every fresh read of a large run is taken long before its write is
+stepped (the engine takes Checks one at a time, in order, and checkpoints each step):
+at 160 repositories through the real CLI a read was 13 to 17 s old when its document was
+written (`python -m realengine.window --stacks 1 --repositories 160`), beyond the
+settle delay that covers other stacks' writes. With 4 at a time the same run measured
+0.65 s median and 1.5 s at most.
+
+Only a repository whose document this run's read says will change takes one of these
+slots (``RepositoryPolicyBook._write_slot``): an `up` that writes nothing waits for no
+other repository's step. Slots are taken as writes finish, in whatever order they finish,
+rather than each write waiting for one fixed earlier write."""
 
 # A realistic upper bound for a puller role ARN, used to check the document's size
 # before the real ARN is known (that is, before anything is written).
@@ -157,10 +160,10 @@ class RepositoryPolicyBook:
         self._sessions: dict[tuple[AwsIdentity, str], Any] = {}
         self._accounts: dict[tuple[AwsIdentity, str], str] = {}
         self._checked: set[tuple[AwsIdentity, str, pulumi.ProviderResource | None]] = set()
-        self._writes: list[pulumi.Resource] = []
-        """Every policy resource of the run, in the order declared (``WRITES_AT_ONCE``)."""
-        self.run = uuid.uuid4().hex
-        """This run, as the fresh documents it merges record it."""
+        self._slots: asyncio.Semaphore | None = None
+        """``WRITES_AT_ONCE`` writes under way at once; made on the run's event loop."""
+        self._freeing: set[asyncio.Future[None]] = set()
+        """The tasks that give slots back (held: the event loop keeps only weak ones)."""
 
     @classmethod
     def for_this_program(cls) -> RepositoryPolicyBook:
@@ -376,10 +379,12 @@ class RepositoryPolicyBook:
         finalizers: pulumi.Output[list[pulumi.Resource]] = pulumi.Output.from_input(
             self._finalizers(entry)
         )
-        # The write WRITES_AT_ONCE repositories back, taken now: later ones are not yet.
-        earlier = self._writes[-WRITES_AT_ONCE:][:1] if len(self._writes) >= WRITES_AT_ONCE else []
         # Components built by one provider each write the repository: one after another.
-        earlier += self._previous_component_write(entry)
+        earlier = self._previous_component_write(entry)
+        slot = asyncio.ensure_future(self._write_slot(entry, plan))
+        ready: pulumi.Output[list[pulumi.Resource]] = pulumi.Output.from_input(
+            self._ready_to_read(entry, slot, earlier)
+        )
         document = served_resources.FreshPolicyDocument(
             f"{owner_name}-document-{entry.name}",
             region=entry.region,
@@ -387,11 +392,10 @@ class RepositoryPolicyBook:
             grants=plan["grants"],
             planned=plan["planned"],
             missing=plan["missing"],
-            run=self.run,
             identity=identity,
             opts=pulumi.ResourceOptions(
                 parent=owner,
-                depends_on=finalizers.apply(lambda found: [*found, *earlier]),
+                depends_on=ready,
             ),
         )
         entry.policy_resource = aws.ecr.RepositoryPolicy(
@@ -407,7 +411,9 @@ class RepositoryPolicyBook:
                 retain_on_delete=True,
             ),
         )
-        self._writes.append(entry.policy_resource)
+        freeing = asyncio.ensure_future(self._free_slot(slot, entry.policy_resource))
+        self._freeing.add(freeing)
+        freeing.add_done_callback(self._freeing.discard)
         if isinstance(self.program_end, ComponentEnd):
             _COMPONENT_WRITES[_repository_key(entry)] = entry.policy_resource
         # Taken in the program as the policy resource's result arrives, that is just
@@ -439,6 +445,49 @@ class RepositoryPolicyBook:
         previous = _COMPONENT_WRITES.get(_repository_key(entry))
         return [previous] if previous is not None else []
 
+    async def _write_slot(
+        self, entry: RepositoryEntry, plan: pulumi.Output[dict[str, Any]]
+    ) -> bool:
+        """Take one of the run's ``WRITES_AT_ONCE`` slots when this run's read says the
+        repository's document will change; True when one was taken.
+
+        A plan not yet known (a preview before the puller role exists) takes none: nothing
+        is read fresh or written then."""
+        planned = await plan.future(with_unknowns=True)
+        if not isinstance(planned, dict) or not _changes(entry, planned["planned"]):
+            return False
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(WRITES_AT_ONCE)
+        await self._slots.acquire()
+        return True
+
+    async def _ready_to_read(
+        self,
+        entry: RepositoryEntry,
+        slot: asyncio.Future[bool],
+        earlier: list[pulumi.Resource],
+    ) -> list[pulumi.Resource]:
+        """What the fresh document waits for: every finalizer of the repository, the write
+        slot when it needs one, and the previous component's write of the repository."""
+        found = await self._finalizers(entry)
+        await slot
+        return [*found, *earlier]
+
+    async def _free_slot(self, slot: asyncio.Future[bool], write: pulumi.Resource) -> None:
+        """Give the slot back once the policy resource's step has ended, however it ended."""
+        try:
+            if not await slot:
+                return
+        except BaseException:  # the run reports the failure itself
+            return
+        try:
+            await write.urn.future(with_unknowns=True)
+        except BaseException:  # a failed write frees its slot too
+            pass
+        finally:
+            assert self._slots is not None
+            self._slots.release()
+
     def _to_write(
         self, document: FreshPolicyDocument, plan: pulumi.Output[dict[str, Any]]
     ) -> pulumi.Output[str]:
@@ -450,14 +499,19 @@ class RepositoryPolicyBook:
         why there was no change); but left out by `up --target`, it is the document
         merged at the last full `up`, and writing it would drop every statement added
         since. The document merged from this run's read, seconds old, is written then.
+        A fresh read taken before this run started was not merged by it. (Told by its
+        time, not by a run id among its inputs: an id new every run made every document's
+        Same step a checkpoint of the whole state, most of a steady `up` at 160
+        repositories.)
         """
-        run = self.run
+        started_at = self.started_at
 
         def chosen(values: list[Any]) -> str:
-            fresh, made_by, planned = values
-            return str(fresh) if made_by == run else str(planned["planned"])
+            fresh, read_at, planned = values
+            this_run = isinstance(read_at, (int, float)) and read_at >= started_at
+            return str(fresh) if this_run else str(planned["planned"])
 
-        return pulumi.Output.all(document.policy, document.run, plan).apply(chosen)
+        return pulumi.Output.all(document.policy, document.read_at, plan).apply(chosen)
 
     async def _declared(self, entry: RepositoryEntry) -> list[PlannedGrant]:
         await self.program_end.wait()
@@ -477,3 +531,8 @@ class RepositoryPolicyBook:
             )
 
         return pulumi.Output.from_input(self._declared(entry)).apply(plan)  # type: ignore[arg-type]
+
+
+def _changes(entry: RepositoryEntry, planned: str) -> bool:
+    """Whether the document this run merged from its read differs from that read."""
+    return entry.original is None or planned != policy.serialise(entry.original)

@@ -230,7 +230,6 @@ RESOURCES: dict[str, dict[str, Any]] = {
                 "items": {"type": "string"},
                 "description": "Grants not yet in the policy.",
             },
-            "run": _string("The run that merged it."),
             "identity": _IDENTITY,
         },
         "outputs": {
