@@ -341,6 +341,8 @@ API: dict[str, Any] = {
     "tag": "1.0",
     "ports": {"8080": "HTTP"},
 }
+
+
 class _LeftOut:
     """A key the row leaves unset (its repr is fixed, so test ids match across workers)."""
 

@@ -675,6 +675,40 @@ def test_an_adoption_that_cannot_read_the_service_says_which_permission(
     assert _writes(cloud) == [] and [s for s in engine.state.values() if s.custom] == []
 
 
+def test_an_up_that_changes_nothing_gives_every_resource_the_inputs_it_has(
+    cloud: EmulatedAws,
+) -> None:
+    """The real engine writes the whole state for every resource whose inputs changed, even
+    when its diff finds nothing to do, so an `up` that changes nothing must leave every
+    resource's inputs as they are (at 160 repositories, a run id among the documents'
+    inputs made most of a steady `up`). Right after an `up` that wrote, only the written
+    documents' ``missing`` changes (their grants are no longer missing): the verifications
+    keep the write windows they measured."""
+    names = ["team/a", "team/b"]
+    for name in names:
+        cloud.create_repository(name)
+    engine = Engine(ROOT, "dev", config(repositories=names))
+
+    def inputs() -> dict[str, dict[str, Any]]:
+        return {urn.split("::")[-1]: dict(s.inputs) for urn, s in engine.state.items()}
+
+    engine.up()
+    wrote = inputs()
+    windows = [i["write_window"] for n, i in wrote.items() if "-verify-" in n]
+    assert len(windows) == 2 and all(isinstance(w, float) for w in windows), windows
+    engine.up()
+    after = inputs()
+    changed = {
+        (name, key)
+        for name, given in after.items()
+        for key in set(given) | set(wrote[name])
+        if given.get(key) != wrote[name].get(key)
+    }
+    assert changed == {(f"web-document-{n}", "missing") for n in names}
+    engine.up()
+    assert inputs() == after
+
+
 def test_at_most_four_fresh_reads_wait_for_their_write_and_an_up_that_writes_nothing_waits_for_none(
     cloud: EmulatedAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,7 @@ import sys
 import pytest
 from pulumi.errors import InputPropertiesError, InputPropertyError
 from pulumi.provider.experimental.property_value import PropertyValue
-from pulumi.provider.experimental.provider import ConfigureRequest, CreateRequest
+from pulumi.provider.experimental.provider import CheckRequest, ConfigureRequest, CreateRequest
 
 from components.aws.identity import AssumedRole, AwsIdentity
 from components.container_service import PrivateEcrContainerService, PrivateEcrContainerServiceArgs
@@ -158,6 +158,30 @@ def test_a_secret_input_comes_back_secret_and_reaches_the_work_unwrapped() -> No
     assert created.properties["identity"].is_secret
     assert not created.properties["region"].is_secret
     assert isinstance(_worker(type_tokens.ADOPTION_CHECK), AdoptionCheckProvider)
+
+
+def test_a_verification_of_an_earlier_runs_write_keeps_that_runs_measures() -> None:
+    """The engine stores the inputs Check returns; a verification of an old write (the
+    same revision) keeps its measured window, so an `up` after a write changes no input
+    (each changed one costs a write of the whole state). A new write takes the new ones."""
+    provider = LightsailEcrProvider()
+    urn = f"urn:pulumi:dev::p::{type_tokens.GRANT_VERIFICATION}::web-verify-team/app"
+    base = {"region": "us-east-1", "repository": "team/app", "grants": []}
+    olds = inputs(**base, revision="r1", write_window=0.6, settled_until=1700000005.5)
+
+    def check(**news: object) -> dict[str, PropertyValue]:
+        request = CheckRequest(urn, olds, inputs(**base, **news), b"")
+        checked = run_coroutine(provider.check(request))
+        assert checked.failures == []
+        assert checked.inputs is not None
+        return checked.inputs
+
+    kept = check(revision="r1", write_window=None, settled_until=None)
+    assert kept == olds
+    written = check(revision="r2", write_window=1.2, settled_until=1700000100.0)
+    assert written == inputs(**base, revision="r2", write_window=1.2, settled_until=1700000100.0)
+    first = run_coroutine(provider.check(CheckRequest(urn, {}, written, b"")))
+    assert first.inputs == written
 
 
 def test_cancel_ends_a_wait_under_way_at_once() -> None:

@@ -22,9 +22,10 @@ import asyncio
 import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pulumi.dynamic import ResourceProvider
+from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import (
     CheckFailure,
     CheckRequest,
@@ -53,7 +54,7 @@ from ..rules import type_tokens
 from ..served_resources import PROVIDERS
 from . import component_io, schema
 from .serving import tell
-from .values import WIRE_UNKNOWN, outputs_of, plain_map
+from .values import WIRE_UNKNOWN, outputs_of, plain_map, property_value
 
 T = TypeVar("T")
 
@@ -103,7 +104,7 @@ class LightsailEcrProvider(Provider):
         news = plain_map(request.new_inputs, WIRE_UNKNOWN)
         result = await self._serve(request.urn, lambda: worker.check(olds, news))
         failures = [CheckFailure(f.property, f.reason) for f in result.failures or []]
-        return CheckResponse(inputs=request.new_inputs, failures=failures)
+        return CheckResponse(inputs=_checked(request, olds, news, result.inputs), failures=failures)
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
         worker = _worker(request.type)
@@ -162,6 +163,25 @@ class LightsailEcrProvider(Provider):
         except Exception as error:
             tell(error)
             raise
+
+
+def _checked(
+    request: CheckRequest,
+    olds: dict[str, Any],
+    news: dict[str, Any],
+    checked: dict[str, Any] | None,
+) -> dict[str, PropertyValue]:
+    """The inputs as the worker's Check left them: a value it took from the old inputs is
+    the old property itself (secret or not, as it was), any other new one is built."""
+    inputs = dict(request.new_inputs or {})
+    for key, value in (checked or {}).items():
+        if key in news and news[key] == value:
+            continue
+        if key in olds and olds[key] == value and request.old_inputs:
+            inputs[key] = request.old_inputs[key]
+        else:
+            inputs[key] = property_value(value)
+    return inputs
 
 
 def _worker(qualified_type: str) -> ResourceProvider:
