@@ -6,7 +6,7 @@ from .container_service import (
 )
 from .rules.errors import ConfigurationError
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 """This package's version (the wheel's, read by setuptools); CHANGELOG.md says what changed."""
 
 __all__ = ["ConfigurationError", "PrivateEcrContainerService", "PrivateEcrContainerServiceArgs"]
