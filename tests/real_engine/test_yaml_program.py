@@ -175,8 +175,41 @@ def test_the_component_from_yaml_after_package_add_of_the_source_plugin(
     assert f"packages:\n  lightsail-ecr: {plugin}" in manifest
 
     stack = workspace.stack("dev", {})
+
+    # What a YAML user gets wrong about containers is refused before anything is written,
+    # each by its key: one command string by the YAML host's own type check (the schema
+    # says a list of text), a decimal by the provider (YAML has already rewritten it),
+    # while `WORKERS: 4` is taken as the text meant.
+    def refused(command: str, environment: str) -> str:
+        containers = (
+            "      containers:\n"
+            "        - name: api\n"
+            "          repository: ${repository}\n"
+            "          tag: '1.0'\n"
+            f"          command: {command}\n"
+            f"          environment: {environment}\n"
+        )
+        wrong = manifest.replace("      repositories:\n", containers + "      repositories:\n", 1)
+        assert wrong != manifest
+        (workspace.project / "Pulumi.yaml").write_text(wrong)
+        try:
+            run = stack.preview(check=False)
+        finally:
+            (workspace.project / "Pulumi.yaml").write_text(manifest)
+        assert run.returncode != 0, run
+        assert aws.policy("team/app") == SHARED and service(aws, "web") is None
+        return run.output
+
+    said = refused("python -m app", "{WORKERS: '4'}")
+    assert "command: Cannot assign type 'string' to type 'List<string>'" in said
+    said = refused("[python, -m, app]", "{WORKERS: 4, RATE: 1.5}")
+    assert "containers[0].environment.RATE" in said and "quote it" in said
+    assert "WORKERS" not in said.replace("WORKERS: 4", "")
+
     preview = stack.preview()
     assert "lightsail-ecr:index:PrivateEcrContainerService web create" in preview.stdout
+    # The example a team copies runs without a warning of its own.
+    assert "Warning" not in preview.output, preview
     assert aws.policy("team/app") == SHARED and service(aws, "web") is None
 
     stack.up()
