@@ -48,10 +48,12 @@ written (`python -m realengine.window --stacks 1 --repositories 160`), beyond th
 settle delay that covers other stacks' writes. With 4 at a time the same run measured
 0.65 s median and 1.5 s at most.
 
-Only a repository whose document this run's read says will change takes one of these
-slots (``RepositoryPolicyBook._write_slot``): an `up` that writes nothing waits for no
-other repository's step. Slots are taken as writes finish, in whatever order they finish,
-rather than each write waiting for one fixed earlier write."""
+Each repository takes one of these slots before its fresh document's step and gives it
+back when its policy resource's step ends (``RepositoryPolicyBook._write_slot``), in
+whatever order they end, rather than each waiting for one fixed earlier write. Every
+repository takes one, even one whose document this run's read finds unchanged: the
+fresh document may still be merged and written again (another team edited the policy
+since the last merge), which the program cannot tell without the state."""
 
 # A realistic upper bound for a puller role ARN, used to check the document's size
 # before the real ARN is known (that is, before anything is written).
@@ -448,13 +450,12 @@ class RepositoryPolicyBook:
     async def _write_slot(
         self, entry: RepositoryEntry, plan: pulumi.Output[dict[str, Any]]
     ) -> bool:
-        """Take one of the run's ``WRITES_AT_ONCE`` slots when this run's read says the
-        repository's document will change; True when one was taken.
+        """Take one of the run's ``WRITES_AT_ONCE`` slots; True when one was taken.
 
         A plan not yet known (a preview before the puller role exists) takes none: nothing
         is read fresh or written then."""
         planned = await plan.future(with_unknowns=True)
-        if not isinstance(planned, dict) or not _changes(entry, planned["planned"]):
+        if not isinstance(planned, dict):
             return False
         if self._slots is None:
             self._slots = asyncio.Semaphore(WRITES_AT_ONCE)
@@ -531,8 +532,3 @@ class RepositoryPolicyBook:
             )
 
         return pulumi.Output.from_input(self._declared(entry)).apply(plan)  # type: ignore[arg-type]
-
-
-def _changes(entry: RepositoryEntry, planned: str) -> bool:
-    """Whether the document this run merged from its read differs from that read."""
-    return entry.original is None or planned != policy.serialise(entry.original)
