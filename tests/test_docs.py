@@ -25,10 +25,13 @@ def test_the_readme_stays_short() -> None:
 def test_the_readmes_second_command_is_what_ci_runs() -> None:
     setup, tests = readme_commands.commands()[:2]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    # CI reads the command from the README and runs it whole, so that any failure in it
-    # fails CI.
-    assert "test_command=$(python3 tests/readme_commands.py 2)" in ci
-    assert 'bash -c "$test_command"' in ci
+    # CI runs the README's command word for word, whole, so that any failure in it fails
+    # CI (under `set -e` a failing first link of an `&&` chain would not).
+    assert "'" not in tests
+    assert f"bash -c '{tests}'" in ci
+    assert [line for line in ci if "tests/run" in line and not line.startswith("#")] == [
+        f"bash -c '{tests}'"
+    ]
     printed = subprocess.run(
         [sys.executable, "tests/readme_commands.py", "2"],
         cwd=ROOT,
