@@ -709,6 +709,48 @@ def test_an_up_that_changes_nothing_gives_every_resource_the_inputs_it_has(
     assert inputs() == after
 
 
+def test_failed_policy_writes_give_their_write_slots_back(
+    cloud: EmulatedAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More failed writes than there are slots: the run fails, naming the write, and the
+    other repositories still take a slot and are written (a slot kept by a failed write
+    would leave them waiting for ever)."""
+    import signal
+
+    from components.program.repository_policies import WRITES_AT_ONCE
+    from emulation.providers import RepositoryPolicyProvider
+
+    names = [f"team/r{i}" for i in range(3 * WRITES_AT_ONCE)]
+    failing = set(names[: WRITES_AT_ONCE + 1])
+    write = RepositoryPolicyProvider._write
+
+    def writing(aws: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        if inputs["repository"] in failing:
+            raise RuntimeError(f"SetRepositoryPolicy on {inputs['repository']}: throttled")
+        return write(aws, inputs)
+
+    monkeypatch.setattr(RepositoryPolicyProvider, "_write", staticmethod(writing))
+    for name in names:
+        cloud.create_repository(name)
+    engine = Engine(ROOT, "dev", config(repositories=names))
+
+    def hung(*_: Any) -> None:
+        raise TimeoutError("the run hung: a failed write kept its slot")
+
+    # The engine runs on this thread's event loop: a hang is turned into a failure here.
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        with pytest.raises(DeploymentFailed) as failed:
+            engine.up()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    outcome = [failed.value]
+    assert "throttled" in str(outcome[0])
+    assert all("AllowLightsailPull-web" in sids(cloud.policy(n)) for n in names if n not in failing)
+
+
 def test_at_most_four_fresh_reads_wait_for_their_write_whatever_makes_the_write(
     cloud: EmulatedAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
